@@ -1,0 +1,44 @@
+"""``create_app(settings)``: the only place the service is wired together."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from flask import Flask, Response, jsonify
+
+from server import web
+from server.calendars import oauth_routes
+from server.config import Settings
+from server.crm import api
+from server.crypto import TokenCipher
+from server.db import Database
+from server.jobs import Jobs
+
+MAX_BODY_BYTES = 1_000_000
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app for ``settings`` (default: read from the environment)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    database = Database(settings.database_url)
+    web.install(app, database)
+    app.extensions["jobs"] = Jobs(settings, database)
+    app.extensions["cipher"] = TokenCipher(settings.token_encryption_keys)
+    app.extensions["http"] = requests.Session()
+    api.register(app)
+    oauth_routes.register(app)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    return app

@@ -1,0 +1,76 @@
+"""``/oauth/google/start`` and ``/oauth/google/callback``: the pages the add-on's connect
+button opens in an overlay (A1). When the overlay closes, the add-on reloads its card.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import cast
+
+import requests
+from flask import Blueprint, Flask, current_app, redirect, request
+from werkzeug.wrappers import Response
+
+from server.calendars import connections
+from server.config import Settings
+from server.crm.models import User
+from server.crypto import TokenCipher
+from server.errors import Invalid
+from server.web import db_session
+
+bp = Blueprint("google_oauth", __name__)
+
+
+def _settings() -> Settings:
+    return cast(Settings, current_app.config["SETTINGS"])
+
+
+def _page(title: str, message: str, status: int = 200) -> Response:
+    t, m = escape(title), escape(message)
+    html = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{t}</title>"
+        "<meta name='viewport' content='width=device-width'></head>"
+        "<body style='font-family:sans-serif;max-width:32rem;margin:3rem auto'>"
+        f"<h1>{t}</h1><p>{m}</p><p>You can close this window.</p></body></html>"
+    )
+    return Response(html, status=status, mimetype="text/html")
+
+
+@bp.get(connections.START_PATH)
+def start() -> Response:
+    settings = _settings()
+    state = request.args.get("state", "")
+    try:
+        data = connections.read_state(settings, state)
+        user = db_session().get(User, data["u"])
+        if user is None or user.email_normalized != data.get("e"):
+            raise connections.ConnectError("this connect link is not valid")
+        return redirect(connections.authorization_url(settings, state, user.email))
+    except connections.ConnectError as exc:
+        return _page("Calendar not connected", str(exc), 400)
+
+
+@bp.get(connections.CALLBACK_PATH)
+def callback() -> Response:
+    settings = _settings()
+    if request.args.get("error"):
+        return _page("Calendar not connected", "Access was not granted.", 400)
+    try:
+        data = connections.read_state(settings, request.args.get("state", ""))
+        session = db_session()
+        user = session.get(User, data["u"])
+        if user is None or user.email_normalized != data.get("e"):
+            raise connections.ConnectError("this connect link is not valid")
+        http = cast(requests.Session, current_app.extensions["http"])
+        grant = connections.exchange_code(settings, request.args.get("code", ""), http)
+        cipher = cast(TokenCipher, current_app.extensions["cipher"])
+        connections.connect(session, cipher, user, grant)
+    except connections.ConnectError as exc:
+        return _page("Calendar not connected", str(exc), 400)
+    except Invalid as exc:
+        return _page("Calendar not connected", exc.message, 400)
+    return _page("Calendar connected", f"Meeting Assistant now syncs the calendar of {user.email}.")
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)

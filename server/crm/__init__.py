@@ -1,0 +1,1 @@
+"""The CRM core: accounts, users, contacts, companies, deals, tickets and engagements."""

@@ -1,0 +1,286 @@
+"""REST API ``/api/v1``: contacts, companies, deals, tickets, meetings, notes, timelines.
+
+Handlers are thin: load the body through its schema, call a service with the caller's account,
+dump the result. Account isolation comes from ``get_owned``: another account's id is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from marshmallow import Schema
+from sqlalchemy import select
+
+from server.crm import schemas, serialize, services
+from server.crm.models import Account, Contact, Meeting, User
+from server.errors import Invalid, NotFound, Unauthorized
+from server.openapi import API_PREFIX, build
+from server.web import db_session, decode_cursor, doc, encode_cursor, json_body, query_args
+
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
+RECORD_TYPES = {"companies": "company", "deals": "deal", "tickets": "ticket"}
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("an API token is required: Authorization: Bearer <token>")
+    account = services.account_for_token(db_session(), token.strip())
+    if account is None:
+        raise Unauthorized("the API token is not valid")
+    g.account = account
+
+
+def account() -> Account:
+    return cast(Account, g.account)
+
+
+def _json(schema: Schema, data: Any, status: int = 200) -> tuple[Response, int]:
+    return jsonify(schema.dump(data)), status
+
+
+def _id_cursor() -> tuple[int | None, int]:
+    args = query_args(schemas.ListQuery())
+    raw = decode_cursor(args["cursor"])
+    if raw is not None and not raw.isdigit():
+        raise Invalid("malformed cursor", {"cursor": args["cursor"]})
+    return (int(raw) if raw else None), args["limit"]
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from flask import current_app
+
+    return jsonify(build(current_app))
+
+
+# --- contacts ------------------------------------------------------------------------------
+
+
+@bp.post("/contacts")
+@doc(summary="Create a contact", body=schemas.ContactIn, response=schemas.ContactOut, status=201)
+def create_contact() -> tuple[Response, int]:
+    data = json_body(schemas.ContactIn())
+    row = services.create_contact(db_session(), account().id, **data)
+    return _json(schemas.ContactOut(), serialize.contact(row), 201)
+
+
+@bp.get("/contacts")
+@doc(summary="List contacts", query=schemas.ContactQuery, response=schemas.ContactList)
+def list_contacts() -> tuple[Response, int]:
+    args = query_args(schemas.ContactQuery())
+    raw = decode_cursor(args["cursor"])
+    if raw is not None and not raw.isdigit():
+        raise Invalid("malformed cursor", {"cursor": args["cursor"]})
+    query = select(Contact).where(Contact.account_id == account().id)
+    if args["email"] is not None:
+        query = query.where(Contact.email_normalized == args["email"].strip().lower())
+    rows, nxt = services.page(
+        db_session(), query, Contact.id, int(raw) if raw else None, args["limit"]
+    )
+    body = {
+        "results": [serialize.contact(r) for r in rows],
+        "next_cursor": encode_cursor(str(nxt)) if nxt else None,
+    }
+    return _json(schemas.ContactList(), body)
+
+
+@bp.get("/contacts/<int:contact_id>")
+@doc(summary="Get a contact", response=schemas.ContactOut)
+def get_contact(contact_id: int) -> tuple[Response, int]:
+    row = services.get_owned(db_session(), Contact, account().id, contact_id)
+    return _json(schemas.ContactOut(), serialize.contact(row))
+
+
+@bp.patch("/contacts/<int:contact_id>")
+@doc(summary="Update a contact", body=schemas.ContactPatch, response=schemas.ContactOut)
+def patch_contact(contact_id: int) -> tuple[Response, int]:
+    session = db_session()
+    row = services.get_owned(session, Contact, account().id, contact_id)
+    services.update_contact(session, row, json_body(schemas.ContactPatch()))
+    return _json(schemas.ContactOut(), serialize.contact(row))
+
+
+@bp.delete("/contacts/<int:contact_id>")
+@doc(summary="Delete a contact", status=204)
+def delete_contact(contact_id: int) -> tuple[str, int]:
+    session = db_session()
+    services.delete_contact(session, services.get_owned(session, Contact, account().id, contact_id))
+    return "", 204
+
+
+@bp.get("/contacts/<int:contact_id>/timeline")
+@doc(
+    summary="A contact's timeline, newest first", query=schemas.ListQuery, response=schemas.Timeline
+)
+def contact_timeline(contact_id: int) -> tuple[Response, int]:
+    session = db_session()
+    contact = services.get_owned(session, Contact, account().id, contact_id)
+    args = query_args(schemas.ListQuery())
+    cursor = _timeline_cursor(decode_cursor(args["cursor"]))
+    rows, nxt = services.timeline(session, contact, cursor, args["limit"])
+    body = {
+        "results": [serialize.timeline_item(r) for r in rows],
+        "next_cursor": encode_cursor(f"{nxt[0].isoformat()}|{nxt[1]}") if nxt else None,
+    }
+    return _json(schemas.Timeline(), body)
+
+
+def _timeline_cursor(raw: str | None) -> services.TimelineCursor | None:
+    if raw is None:
+        return None
+    at, _, last = raw.partition("|")
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise Invalid("malformed cursor") from exc
+    if not last.isdigit() or when.tzinfo is None:
+        raise Invalid("malformed cursor")
+    return when, int(last)
+
+
+# --- companies, deals, tickets -------------------------------------------------------------
+
+
+def _record_views(app_bp: Blueprint, plural: str, object_type: str) -> None:
+    model = services.OBJECT_MODELS[object_type]
+
+    @doc(summary=f"Create a {object_type}", body=schemas.RecordIn, response=schemas.RecordOut)
+    def create() -> tuple[Response, int]:
+        row = services.create_record(
+            db_session(), account().id, object_type, json_body(schemas.RecordIn())["name"]
+        )
+        return _json(schemas.RecordOut(), serialize.record(row), 201)
+
+    @doc(summary=f"Get a {object_type}", response=schemas.RecordOut)
+    def get(object_id: int) -> tuple[Response, int]:
+        row = services.get_owned(db_session(), model, account().id, object_id)
+        return _json(schemas.RecordOut(), serialize.record(row))
+
+    create.openapi["status"] = 201  # type: ignore[attr-defined]
+    app_bp.add_url_rule(f"/{plural}", f"create_{object_type}", create, methods=["POST"])
+    app_bp.add_url_rule(f"/{plural}/<int:object_id>", f"get_{object_type}", get, methods=["GET"])
+
+
+for _plural, _type in RECORD_TYPES.items():
+    _record_views(bp, _plural, _type)
+
+
+# --- meetings and notes --------------------------------------------------------------------
+
+
+def _owner(email: str | None) -> User | None:
+    if email is None:
+        return None
+    user = services.user_by_email(db_session(), email)
+    if user is None or user.account_id != account().id:
+        raise Invalid("owner_email is not a user of this account", {"owner_email": email})
+    return user
+
+
+def _attendees(emails: list[str]) -> list[services.AttendeeInput]:
+    return [services.AttendeeInput(email=e) for e in emails]
+
+
+@bp.post("/meetings")
+@doc(summary="Schedule a meeting (S1)", body=schemas.MeetingIn, response=schemas.MeetingOut)
+def create_meeting() -> tuple[Response, int]:
+    data = json_body(schemas.MeetingIn())
+    session = db_session()
+    people = services.directory(session, account().id)
+    meeting = services.create_meeting(
+        session,
+        account().id,
+        title=data["title"],
+        start=data["start"],
+        end=data["end"],
+        description=data["description"],
+        people=people,
+        attendees=_attendees(data["attendee_emails"]),
+        associations=data["associations"],
+        owner=_owner(data["owner_email"]),
+        outcome=data.get("outcome", "scheduled"),
+    )
+    return _json(schemas.MeetingOut(), serialize.meeting(meeting), 201)
+
+
+create_meeting.openapi["status"] = 201  # type: ignore[attr-defined]
+
+
+@bp.get("/meetings/<int:meeting_id>")
+@doc(summary="Get a meeting", response=schemas.MeetingOut)
+def get_meeting(meeting_id: int) -> tuple[Response, int]:
+    row = services.get_owned(db_session(), Meeting, account().id, meeting_id)
+    return _json(schemas.MeetingOut(), serialize.meeting(row))
+
+
+@bp.patch("/meetings/<int:meeting_id>")
+@doc(summary="Update a meeting", body=schemas.MeetingPatch, response=schemas.MeetingOut)
+def patch_meeting(meeting_id: int) -> tuple[Response, int]:
+    session = db_session()
+    meeting = services.get_owned(session, Meeting, account().id, meeting_id)
+    data = json_body(schemas.MeetingPatch())
+    if "start" in data or "end" in data:
+        start = data.get("start") or meeting.start_at
+        end = data.get("end") or meeting.end_at
+        assert start is not None and end is not None
+        services.reschedule(meeting, start, end)
+    if "title" in data:
+        meeting.title = data["title"]
+    if "description" in data:
+        meeting.body = data["description"]
+    if "outcome" in data:
+        meeting.outcome = data["outcome"]
+    if "owner_email" in data:
+        owner = _owner(data["owner_email"])
+        meeting.owner_id = owner.id if owner else None
+    if "attendee_emails" in data:
+        people = services.directory(session, account().id)
+        services.set_attendees(session, meeting, _attendees(data["attendee_emails"]), people)
+    if "associations" in data:
+        services.set_associations(session, meeting, data["associations"])
+    session.flush()
+    session.refresh(meeting)
+    return _json(schemas.MeetingOut(), serialize.meeting(meeting))
+
+
+@bp.delete("/meetings/<int:meeting_id>")
+@doc(summary="Delete a meeting (its calendar event is left alone, S2)", status=204)
+def delete_meeting(meeting_id: int) -> tuple[str, int]:
+    session = db_session()
+    session.delete(services.get_owned(session, Meeting, account().id, meeting_id))
+    return "", 204
+
+
+@bp.get("/meetings/<int:meeting_id>/notes")
+@doc(summary="A meeting's notes, newest first", response=schemas.NoteList)
+def list_notes(meeting_id: int) -> tuple[Response, int]:
+    meeting = services.get_owned(db_session(), Meeting, account().id, meeting_id)
+    body = {"results": [serialize.note(n) for n in meeting.notes], "next_cursor": None}
+    return _json(schemas.NoteList(), body)
+
+
+@bp.post("/meetings/<int:meeting_id>/notes")
+@doc(summary="Add a note to a meeting", body=schemas.NoteIn, response=schemas.NoteOut, status=201)
+def create_note(meeting_id: int) -> tuple[Response, int]:
+    session = db_session()
+    meeting = services.get_owned(session, Meeting, account().id, meeting_id)
+    data = json_body(schemas.NoteIn())
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= 200:
+        raise Invalid("Idempotency-Key must be 1 to 200 characters")
+    note = services.add_note(session, meeting, data["body"], None, f"api:{key}" if key else None)
+    return _json(schemas.NoteOut(), serialize.note(note), 201)
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+__all__ = ["NotFound", "bp", "register"]

@@ -1,0 +1,119 @@
+"""The task queue (Huey) and the periodic jobs.
+
+SQLite-backed by default, Redis when ``QUEUE_URL`` is ``redis://``. Features register their
+periodic jobs in ``PERIODIC``; ``sync run`` runs each once, the worker runs them on a schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from server.config import Settings
+from server.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job needs: settings, the database, and the queue to enqueue follow-up work."""
+
+    settings: Settings
+    database: Database
+    jobs: Jobs
+
+
+JobResult = dict[str, Any]
+PeriodicJob = Callable[[JobContext], JobResult]
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    run: PeriodicJob
+    every_minutes: int = 1
+
+
+def make_huey(settings: Settings, name: str = "meeting-assistant") -> Huey:
+    url = settings.queue_url
+    if url.startswith(("redis://", "rediss://")):
+        return RedisHuey(name, url=url, utc=True)
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if not path.startswith("/"):
+            path = str(settings.instance_path / path)
+        return SqliteHuey(name, filename=path, utc=True)
+    raise ValueError("QUEUE_URL must be sqlite:///path or redis://host:port/db")
+
+
+@dataclass
+class Jobs:
+    """The queue and the tasks registered on it, built once per app (nothing at import time)."""
+
+    settings: Settings
+    database: Database
+    periodic: list[Periodic] = field(default_factory=list)
+    huey: Huey = field(init=False)
+    tasks: dict[str, Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.huey = make_huey(self.settings)
+        self.context = JobContext(self.settings, self.database, self)
+        for job in default_periodic_jobs():
+            self.register_periodic(job)
+
+        def run_periodic(name: str) -> JobResult:
+            return self.run_one(name)
+
+        self.tasks["run_periodic"] = self.huey.task(name="run_periodic")(run_periodic)
+
+    def task(self, name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+        """Register ``fn`` as a queue task named ``name``; it receives the context first."""
+
+        def register(fn: Callable[..., Any]) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return fn(self.context, *args, **kwargs)
+
+            call.__name__ = name
+            wrapped = self.huey.task(name=name, **options)(call)
+            self.tasks[name] = wrapped
+            return wrapped
+
+        return register
+
+    def register_periodic(self, job: Periodic) -> None:
+        self.periodic.append(job)
+        minutes = f"*/{job.every_minutes}" if job.every_minutes > 1 else "*"
+
+        def scheduled() -> JobResult:
+            return self.run_one(job.name)
+
+        scheduled.__name__ = f"periodic_{job.name}"
+        self.huey.periodic_task(crontab(minute=minutes), name=f"periodic_{job.name}")(scheduled)
+
+    def run_one(self, name: str) -> JobResult:
+        job = next((j for j in self.periodic if j.name == name), None)
+        if job is None:
+            raise KeyError(f"no periodic job named {name!r}")
+        started = time.monotonic()
+        result = job.run(self.context)
+        log.info("job %s done in %.3fs", name, time.monotonic() - started)
+        return result
+
+    def run_all_once(self) -> dict[str, JobResult]:
+        """Run every registered periodic job once, in the foreground (``sync run``)."""
+        return {job.name: self.run_one(job.name) for job in self.periodic}
+
+    def consumer(self, workers: int = 2) -> Any:
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+
+
+def default_periodic_jobs() -> list[Periodic]:
+    """The periodic jobs features register (the calendar and Salesforce syncs add theirs)."""
+    return []

@@ -1,0 +1,9 @@
+"""Every table of the service, imported in one place so Alembic sees the whole schema."""
+
+from server.calendars import models as calendar_models
+from server.crm import models as crm_models
+from server.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["calendar_models", "crm_models", "metadata"]

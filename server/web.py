@@ -1,0 +1,140 @@
+"""Request plumbing shared by every blueprint: the per-request session, JSON bodies, the one
+error shape, and the OpenAPI registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from marshmallow import Schema, ValidationError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from server.db import Database
+from server.errors import DomainError, Invalid
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def database() -> Database:
+    return cast(Database, current_app.extensions["database"])
+
+
+def db_session() -> Session:
+    """The request's session; the request's end commits it (or rolls back on an error)."""
+    if "db_session" not in g:
+        g.db_session = database().sessions()
+    return cast(Session, g.db_session)
+
+
+def json_body(schema: Schema) -> dict[str, Any]:
+    """The request's JSON body loaded through ``schema``; any defect raises :class:`Invalid`."""
+    data = request.get_json(silent=True, cache=True)
+    if data is None:
+        raise Invalid("the body must be a JSON object (Content-Type: application/json)")
+    return load(schema, data)
+
+
+def query_args(schema: Schema) -> dict[str, Any]:
+    return load(schema, request.args.to_dict())
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise Invalid("expected a JSON object")
+    try:
+        return cast(dict[str, Any], schema.load(data))
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise Invalid("the request is not valid", {"fields": messages}) from exc
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Invalid("malformed cursor", {"cursor": value}) from exc
+
+
+def error_response(error: DomainError) -> tuple[Response, int]:
+    return jsonify(error.to_dict()), error.status
+
+
+def install(app: Flask, database: Database) -> None:
+    """Wire the session lifecycle and the error handlers into ``app``."""
+    app.extensions["database"] = database
+
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            try:
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        return response
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError) -> tuple[Response, int]:
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> tuple[Response, int]:
+        code = (error.name or "error").lower().replace(" ", "_")
+        status = error.code or 500
+        body = {"error": {"code": code, "message": error.description or "", "details": {}}}
+        return jsonify(body), status
+
+    @app.errorhandler(Exception)
+    def _crash(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        body = {"error": {"code": "internal", "message": "internal error", "details": {}}}
+        return jsonify(body), 500
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
+
+
+def doc(
+    *,
+    summary: str,
+    body: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    query: type[Schema] | None = None,
+) -> Callable[[F], F]:
+    """Attach the schemas a view uses, for the OpenAPI document."""
+
+    def mark(view: F) -> F:
+        view.openapi = {  # type: ignore[attr-defined]
+            "summary": summary,
+            "body": body,
+            "response": response,
+            "status": status,
+            "query": query,
+        }
+        return view
+
+    return mark
