@@ -35,7 +35,10 @@ def db_session() -> Session:
 
 def json_body(schema: Schema) -> dict[str, Any]:
     """The request's JSON body loaded through ``schema``; any defect raises :class:`Invalid`."""
-    data = request.get_json(silent=True, cache=True)
+    try:
+        data = request.get_json(silent=True, cache=True)
+    except RecursionError:  # nested deeper than the parser goes
+        data = None
     if data is None:
         raise Invalid("the body must be a JSON object (Content-Type: application/json)")
     return load(schema, data)
@@ -48,11 +51,34 @@ def query_args(schema: Schema) -> dict[str, Any]:
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Invalid("expected a JSON object")
+    if not _storable(data):
+        raise Invalid("text must be valid UTF-8 without NUL characters")
     try:
         return cast(dict[str, Any], schema.load(data))
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         raise Invalid("the request is not valid", {"fields": messages}) from exc
+
+
+def _storable(data: Any) -> bool:
+    """Whether every string in ``data`` can be stored: JSON admits NUL and lone surrogates
+    (``"\\u0000"``, ``"\\ud800"``), which PostgreSQL and UTF-8 refuse."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def encode_cursor(value: str) -> str:

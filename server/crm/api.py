@@ -6,15 +6,16 @@ dump the result. Account isolation comes from ``get_owned``: another account's i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from marshmallow import Schema
 from sqlalchemy import select
 
+from server.calendars import scheduling as calendar_scheduling
 from server.crm import schemas, serialize, services
-from server.crm.models import Account, Contact, Meeting, User
+from server.crm.models import MAX_ID, Account, Contact, Meeting, User
 from server.errors import Invalid, NotFound, Unauthorized
 from server.openapi import API_PREFIX, build
 from server.web import db_session, decode_cursor, doc, encode_cursor, json_body, query_args
@@ -45,12 +46,13 @@ def _json(schema: Schema, data: Any, status: int = 200) -> tuple[Response, int]:
     return jsonify(schema.dump(data)), status
 
 
-def _id_cursor() -> tuple[int | None, int]:
-    args = query_args(schemas.ListQuery())
-    raw = decode_cursor(args["cursor"])
-    if raw is not None and not raw.isdigit():
-        raise Invalid("malformed cursor", {"cursor": args["cursor"]})
-    return (int(raw) if raw else None), args["limit"]
+def _id_cursor(cursor: str | None) -> int | None:
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
+        raise Invalid("malformed cursor", {"cursor": cursor})
+    return int(raw)
 
 
 @bp.get("/openapi.json")
@@ -75,14 +77,11 @@ def create_contact() -> tuple[Response, int]:
 @doc(summary="List contacts", query=schemas.ContactQuery, response=schemas.ContactList)
 def list_contacts() -> tuple[Response, int]:
     args = query_args(schemas.ContactQuery())
-    raw = decode_cursor(args["cursor"])
-    if raw is not None and not raw.isdigit():
-        raise Invalid("malformed cursor", {"cursor": args["cursor"]})
     query = select(Contact).where(Contact.account_id == account().id)
     if args["email"] is not None:
         query = query.where(Contact.email_normalized == args["email"].strip().lower())
     rows, nxt = services.page(
-        db_session(), query, Contact.id, int(raw) if raw else None, args["limit"]
+        db_session(), query, Contact.id, _id_cursor(args["cursor"]), args["limit"]
     )
     body = {
         "results": [serialize.contact(r) for r in rows],
@@ -127,9 +126,13 @@ def contact_timeline(contact_id: int) -> tuple[Response, int]:
     rows, nxt = services.timeline(session, contact, cursor, args["limit"])
     body = {
         "results": [serialize.timeline_item(r) for r in rows],
-        "next_cursor": encode_cursor(f"{nxt[0].isoformat()}|{nxt[1]}") if nxt else None,
+        "next_cursor": _encode_time_cursor(nxt),
     }
     return _json(schemas.Timeline(), body)
+
+
+def _encode_time_cursor(nxt: services.TimelineCursor | None) -> str | None:
+    return encode_cursor(f"{nxt[0].isoformat()}|{nxt[1]}") if nxt else None
 
 
 def _timeline_cursor(raw: str | None) -> services.TimelineCursor | None:
@@ -138,9 +141,12 @@ def _timeline_cursor(raw: str | None) -> services.TimelineCursor | None:
     at, _, last = raw.partition("|")
     try:
         when = datetime.fromisoformat(at)
-    except ValueError as exc:
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        when = when.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise Invalid("malformed cursor") from exc
-    if not last.isdigit() or when.tzinfo is None:
+    if not (last.isascii() and last.isdigit() and 0 < int(last) <= MAX_ID):
         raise Invalid("malformed cursor")
     return when, int(last)
 
@@ -207,6 +213,7 @@ def create_meeting() -> tuple[Response, int]:
         owner=_owner(data["owner_email"]),
         outcome=data.get("outcome", "scheduled"),
     )
+    calendar_scheduling.meeting_created(session, meeting, send_invites=data["send_invites"])
     return _json(schemas.MeetingOut(), serialize.meeting(meeting), 201)
 
 
@@ -226,10 +233,12 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
     session = db_session()
     meeting = services.get_owned(session, Meeting, account().id, meeting_id)
     data = json_body(schemas.MeetingPatch())
+    before = calendar_scheduling.snapshot(meeting)
     if "start" in data or "end" in data:
         start = data.get("start") or meeting.start_at
         end = data.get("end") or meeting.end_at
-        assert start is not None and end is not None
+        assert start is not None
+        assert end is not None
         services.reschedule(meeting, start, end)
     if "title" in data:
         meeting.title = data["title"]
@@ -245,6 +254,8 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
         services.set_attendees(session, meeting, _attendees(data["attendee_emails"]), people)
     if "associations" in data:
         services.set_associations(session, meeting, data["associations"])
+    send_invites = data.get("send_invites", True)
+    calendar_scheduling.meeting_changed(session, meeting, before, send_invites=send_invites)
     session.flush()
     session.refresh(meeting)
     return _json(schemas.MeetingOut(), serialize.meeting(meeting))
@@ -259,10 +270,14 @@ def delete_meeting(meeting_id: int) -> tuple[str, int]:
 
 
 @bp.get("/meetings/<int:meeting_id>/notes")
-@doc(summary="A meeting's notes, newest first", response=schemas.NoteList)
+@doc(summary="A meeting's notes, newest first", query=schemas.ListQuery, response=schemas.NoteList)
 def list_notes(meeting_id: int) -> tuple[Response, int]:
-    meeting = services.get_owned(db_session(), Meeting, account().id, meeting_id)
-    body = {"results": [serialize.note(n) for n in meeting.notes], "next_cursor": None}
+    session = db_session()
+    meeting = services.get_owned(session, Meeting, account().id, meeting_id)
+    args = query_args(schemas.ListQuery())
+    cursor = _timeline_cursor(decode_cursor(args["cursor"]))
+    rows, nxt = services.notes(session, meeting, cursor, args["limit"])
+    body = {"results": [serialize.note(n) for n in rows], "next_cursor": _encode_time_cursor(nxt)}
     return _json(schemas.NoteList(), body)
 
 
@@ -273,8 +288,8 @@ def create_note(meeting_id: int) -> tuple[Response, int]:
     meeting = services.get_owned(session, Meeting, account().id, meeting_id)
     data = json_body(schemas.NoteIn())
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= 200:
-        raise Invalid("Idempotency-Key must be 1 to 200 characters")
+    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
+        raise Invalid("Idempotency-Key must be 1 to 200 printable characters")
     note = services.add_note(session, meeting, data["body"], None, f"api:{key}" if key else None)
     return _json(schemas.NoteOut(), serialize.note(note), 201)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import (
@@ -29,6 +30,17 @@ MAX_ATTENDEES = 200
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An RFC 3339 time with offset, loaded as UTC; one UTC cannot hold is invalid."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return loaded.astimezone(UTC)
+        except OverflowError as exc:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from exc
 
 
 def _email(**kwargs: Any) -> fields.Email:
@@ -104,8 +116,8 @@ class AssociationSchema(StrictSchema):
 
 class MeetingIn(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=TITLE_MAX))
-    start = fields.AwareDateTime(required=True)
-    end = fields.AwareDateTime(required=True)
+    start = UTCDateTime(required=True)
+    end = UTCDateTime(required=True)
     description = fields.String(load_default="", validate=validate.Length(max=NOTE_MAX))
     attendee_emails = fields.List(
         _email(), load_default=list, validate=validate.Length(max=MAX_ATTENDEES)

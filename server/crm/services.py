@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, delete, or_, select, union
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, with_polymorphic
+from sqlalchemy.orm import Session, joinedload, selectinload, with_polymorphic
 
 from server.crm.models import (
+    MAX_ID,
     Account,
     AccountDomain,
     Activity,
@@ -129,7 +130,8 @@ def directory(session: Session, account_id: int, vendor_domains: Iterable[str] =
 
 def get_owned(session: Session, model: type[T], account_id: int, object_id: int) -> T:
     """The row ``object_id`` of ``model`` if it belongs to the account, else :class:`NotFound`."""
-    row = session.get(model, object_id)
+    # An id no column can hold is unknown too (the drivers would fail on it, not miss it).
+    row = session.get(model, object_id) if 0 < object_id <= MAX_ID else None
     if row is None or getattr(row, "account_id", None) != account_id:
         raise NotFound(f"{model.__name__.lower()} {object_id} not found")
     return row
@@ -392,6 +394,8 @@ def add_note(
             )
         )
         if existing:
+            if existing.parent_id != meeting.id:
+                raise Conflict("the idempotency key was used for another meeting")
             return existing
     note = Note(
         account_id=meeting.account_id,
@@ -450,6 +454,35 @@ def create_activity(
 TimelineCursor = tuple[datetime, int]
 
 
+def _newest_first(
+    session: Session, query: Select[Any], entity: Any, cursor: TimelineCursor | None, limit: int
+) -> tuple[list[Any], TimelineCursor | None]:
+    """Keyset pagination by ``(occurred_at, id)`` descending: the page after ``cursor`` and the
+    cursor of the next one (``None`` at the end). Ties on ``occurred_at`` are broken by id."""
+    query = query.order_by(entity.occurred_at.desc(), entity.id.desc())
+    if cursor is not None:
+        at, last_id = cursor
+        query = query.where(
+            or_(entity.occurred_at < at, and_(entity.occurred_at == at, entity.id < last_id))
+        )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, ((rows[-1].occurred_at, rows[-1].id) if more and rows else None)
+
+
+def notes(
+    session: Session, meeting: Meeting, cursor: TimelineCursor | None, limit: int
+) -> tuple[list[Note], TimelineCursor | None]:
+    """A meeting's notes, newest first, a page at a time."""
+    query = (
+        select(Note)
+        .where(Note.account_id == meeting.account_id, Note.parent_id == meeting.id)
+        .options(joinedload(Note.owner))
+    )
+    return _newest_first(session, query, Note, cursor, limit)
+
+
 def timeline(
     session: Session, contact: Contact, cursor: TimelineCursor | None, limit: int
 ) -> tuple[list[Engagement], TimelineCursor | None]:
@@ -479,15 +512,5 @@ def timeline(
             selectinload(poly.associations),
             selectinload(poly.owner),
         )
-        .order_by(poly.occurred_at.desc(), poly.id.desc())
     )
-    if cursor is not None:
-        at, last_id = cursor
-        query = query.where(
-            or_(poly.occurred_at < at, and_(poly.occurred_at == at, poly.id < last_id))
-        )
-    rows = list(session.scalars(query.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (rows[-1].occurred_at, rows[-1].id) if more and rows else None
-    return rows, next_cursor
+    return _newest_first(session, query, poly, cursor, limit)
