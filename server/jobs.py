@@ -116,4 +116,6 @@ class Jobs:
 
 def default_periodic_jobs() -> list[Periodic]:
     """The periodic jobs features register (the calendar and Salesforce syncs add theirs)."""
-    return []
+    from server.calendars import tasks as calendar_tasks  # it needs this module's types
+
+    return [*calendar_tasks.periodic_jobs()]

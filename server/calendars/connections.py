@@ -182,6 +182,8 @@ def mark_reconnect_needed(connection: CalendarConnection, reason: str) -> None:
 
 
 Revoker = Callable[[str], None]
+# Stops the connection's push channels while its grant still works (C5); see ``push.py``.
+ChannelStopper = Callable[[Session, CalendarConnection, str], None]
 
 
 def disconnect(
@@ -190,13 +192,22 @@ def disconnect(
     connection: CalendarConnection,
     revoke: Revoker | None = None,
     now: datetime | None = None,
+    stop_channels: ChannelStopper | None = None,
 ) -> None:
     """Stop syncing and drop the grant; logged meetings stay (C5).
 
-    ``revoke`` (best effort) tells Google to forget the grant. Push channels are stopped by the
-    sync module's disconnect hook, which calls this.
+    Push channels are stopped first, with the grant (``stop_channels``; a
+    :func:`google_revoker` brings the Google one along). ``revoke`` (best effort) then tells
+    Google to forget the grant.
     """
     stored = connection.refresh_token_encrypted
+    if stop_channels is None and isinstance(revoke, GoogleRevoker):
+        stop_channels = revoke.channel_stopper()
+    if stored and stop_channels is not None:
+        try:
+            stop_channels(session, connection, cipher.decrypt(stored))
+        except Exception:  # expiry ends them anyway; disconnecting must not fail on it
+            log.warning("stopping the push channels of connection %s failed", connection.id)
     connection.refresh_token_encrypted = None
     connection.status, connection.status_reason = DISCONNECTED, "disconnected by the rep"
     connection.disconnected_at = now or utcnow()
@@ -208,9 +219,22 @@ def disconnect(
             log.warning("revoking the Google grant of connection %s failed", connection.id)
 
 
-def google_revoker(settings: Settings, session: requests.Session) -> Revoker:
-    def revoke(token: str) -> None:
-        revoke_url = settings.google_token_uri.rsplit("/", 1)[0] + "/revoke"
-        session.post(revoke_url, data={"token": token}, timeout=HTTP_TIMEOUT)
+class GoogleRevoker:
+    """Revokes a grant at Google's revoke endpoint; knows how to stop Google channels too."""
 
-    return revoke
+    def __init__(self, settings: Settings, session: requests.Session) -> None:
+        self.settings = settings
+        self.session = session
+
+    def __call__(self, token: str) -> None:
+        revoke_url = self.settings.google_token_uri.rsplit("/", 1)[0] + "/revoke"
+        self.session.post(revoke_url, data={"token": token}, timeout=HTTP_TIMEOUT)
+
+    def channel_stopper(self) -> ChannelStopper:
+        from server.calendars import push  # push builds on the sync, which builds on this module
+
+        return push.channel_stopper(self.settings)
+
+
+def google_revoker(settings: Settings, session: requests.Session) -> Revoker:
+    return GoogleRevoker(settings, session)

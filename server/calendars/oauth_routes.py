@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, current_app, redirect, request
 from werkzeug.wrappers import Response
 
 from server.calendars import connections
+from server.calendars import tasks as calendar_tasks
 from server.config import Settings
 from server.crm.models import User
 from server.crypto import TokenCipher
@@ -64,7 +65,8 @@ def callback() -> Response:
         http = cast(requests.Session, current_app.extensions["http"])
         grant = connections.exchange_code(settings, request.args.get("code", ""), http)
         cipher = cast(TokenCipher, current_app.extensions["cipher"])
-        connections.connect(session, cipher, user, grant)
+        connection = connections.connect(session, cipher, user, grant)
+        calendar_tasks.start_after_commit(session, current_app.extensions["jobs"], connection.id)
     except connections.ConnectError as exc:
         return _page("Calendar not connected", str(exc), 400)
     except Invalid as exc:

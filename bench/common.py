@@ -1,0 +1,83 @@
+"""Shared set-up for the calendar benchmarks: a migrated database, the Google stand-in, an
+account with contacts, and a rep whose calendar is connected through the real OAuth flow."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from server import migrate
+from server.app import create_app
+from server.calendars import connections
+from server.config import Settings
+from server.crm import services
+from server.crm.models import User
+from server.db import Database
+from server.stand_ins.google import GoogleStandIn
+
+REP = "rep@acme.example"
+
+
+@dataclass
+class World:
+    app: Flask
+    settings: Settings
+    database: Database
+    google: GoogleStandIn
+    account_id: int
+    user_id: int
+    connection_id: int
+
+
+def build(database_url: str | None, queue_url: str | None, public_base_url: str = "") -> World:
+    folder = Path(tempfile.mkdtemp(prefix="ma-bench-"))
+    google = GoogleStandIn()
+    google.start()
+    urls = google.settings()
+    settings = Settings(
+        instance_path=folder,
+        database_url=database_url or f"sqlite:///{folder / 'bench.db'}",
+        queue_url=queue_url or f"sqlite:///{folder / 'queue.db'}",
+        secret_key=uuid.uuid4().hex,
+        token_encryption_keys=(Fernet.generate_key().decode(),),
+        public_base_url=public_base_url or "http://127.0.0.1:9",
+        google_auth_uri=urls["GOOGLE_AUTH_URI"],
+        google_token_uri=urls["GOOGLE_TOKEN_URI"],
+        google_certs_url=urls["GOOGLE_CERTS_URL"],
+        google_calendar_api_url=urls["GOOGLE_CALENDAR_API_URL"],
+        google_client_id="bench.apps.googleusercontent.com",
+        google_client_secret="bench",
+    )
+    database = Database(settings.database_url)
+    migrate.upgrade(database)
+    app = create_app(settings)
+    with database.transaction() as session:
+        account, user, _ = services.create_account(session, "Acme", ["acme.example"], REP)
+        account_id, user_id = account.id, user.id
+    connection_id = connect(settings, database, app, google, user_id)
+    return World(app, settings, database, google, account_id, user_id, connection_id)
+
+
+def connect(
+    settings: Settings, database: Database, app: Flask, google: GoogleStandIn, user_id: int
+) -> int:
+    with database.transaction() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        url = connections.authorization_url(
+            settings, connections.sign_state(settings, user), user.email
+        )
+    code = parse_qs(urlsplit(google.oauth.approve(url)).query)["code"][0]
+    with requests.Session() as http:
+        grant = connections.exchange_code(settings, code, http)
+    with database.transaction() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        return connections.connect(session, app.extensions["cipher"], user, grant).id

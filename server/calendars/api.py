@@ -1,0 +1,188 @@
+"""REST: the account's calendar connections, each one's sync log, and asking for a sync.
+
+``GET /api/v1/calendar-connections``, ``GET /api/v1/calendar-connections/{id}/sync-log``
+(newest first: what the sync did with each event and which rule said so),
+``POST /api/v1/calendar-connections/{id}/sync`` (202; coalesces like a push notification).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from server.calendars import locks, tasks
+from server.calendars.models import CalendarConnection
+from server.calendars.outbox import after_commit
+from server.calendars.push import ACTIVE
+from server.calendars.tables import CalendarSyncLogEntry, CalendarSyncState, CalendarWatchChannel
+from server.crm import services
+from server.crm.models import Account, User
+from server.crm.schemas import ListQuery
+from server.db import utcnow
+from server.errors import Invalid, NotFound, Unauthorized
+from server.jobs import Jobs
+from server.openapi import API_PREFIX
+from server.web import database, db_session, decode_cursor, doc, encode_cursor, query_args
+
+bp = Blueprint("calendar_api", __name__, url_prefix=API_PREFIX)
+
+
+class ConnectionOut(Schema):
+    id = fields.Integer()
+    user_email = fields.String()
+    provider = fields.String()
+    status = fields.String()
+    status_reason = fields.String()
+    connected_at = fields.AwareDateTime()
+    last_synced_at = fields.AwareDateTime(allow_none=True)
+    next_sync_at = fields.AwareDateTime(allow_none=True)
+    last_error = fields.String()
+    push_expires_at = fields.AwareDateTime(allow_none=True)
+
+
+class ConnectionList(Schema):
+    results = fields.List(fields.Nested(ConnectionOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class SyncLogEntryOut(Schema):
+    id = fields.Integer()
+    at = fields.AwareDateTime()
+    event_id = fields.String(allow_none=True)
+    action = fields.String()
+    rule = fields.String()
+    reason = fields.String()
+    meeting_id = fields.Integer(allow_none=True)
+
+
+class SyncLogList(Schema):
+    results = fields.List(fields.Nested(SyncLogEntryOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class SyncRequested(Schema):
+    requested = fields.Boolean()
+
+
+@bp.before_request
+def _authenticate() -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("an API token is required: Authorization: Bearer <token>")
+    account = services.account_for_token(db_session(), token.strip())
+    if account is None:
+        raise Unauthorized("the API token is not valid")
+    g.account = account
+
+
+def _account() -> Account:
+    return cast(Account, g.account)
+
+
+def _connection(connection_id: int) -> CalendarConnection:
+    row = db_session().get(CalendarConnection, connection_id)
+    if row is None or row.account_id != _account().id:
+        raise NotFound(f"calendar connection {connection_id} not found")
+    return row
+
+
+def _describe(row: CalendarConnection) -> dict[str, Any]:
+    session = db_session()
+    state = session.get(CalendarSyncState, row.id)
+    user = session.get(User, row.user_id)
+    push_expiry = session.scalar(
+        select(CalendarWatchChannel.expires_at)
+        .where(CalendarWatchChannel.connection_id == row.id, CalendarWatchChannel.status == ACTIVE)
+        .order_by(CalendarWatchChannel.expires_at.desc())
+    )
+    return {
+        "id": row.id,
+        "user_email": user.email if user else "",
+        "provider": row.provider,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "connected_at": row.connected_at,
+        "last_synced_at": state.last_synced_at if state else None,
+        "next_sync_at": state.next_sync_at if state else None,
+        "last_error": state.last_error if state else "",
+        "push_expires_at": push_expiry,
+    }
+
+
+@bp.get("/calendar-connections")
+@doc(summary="The account's calendar connections", query=ListQuery, response=ConnectionList)
+def list_connections() -> tuple[Response, int]:
+    args = query_args(ListQuery())
+    after = _int_cursor(args["cursor"])
+    query = select(CalendarConnection).where(CalendarConnection.account_id == _account().id)
+    rows, nxt = services.page(db_session(), query, CalendarConnection.id, after, args["limit"])
+    body = {
+        "results": [_describe(r) for r in rows],
+        "next_cursor": encode_cursor(str(nxt)) if nxt else None,
+    }
+    return jsonify(ConnectionList().dump(body)), 200
+
+
+@bp.get("/calendar-connections/<int:connection_id>/sync-log")
+@doc(
+    summary="What the calendar sync did with each event, and why (newest first)",
+    query=ListQuery,
+    response=SyncLogList,
+)
+def sync_log(connection_id: int) -> tuple[Response, int]:
+    connection = _connection(connection_id)
+    args = query_args(ListQuery())
+    before = _int_cursor(args["cursor"])
+    query = select(CalendarSyncLogEntry).where(CalendarSyncLogEntry.connection_id == connection.id)
+    if before is not None:
+        query = query.where(CalendarSyncLogEntry.id < before)
+    limit = args["limit"]
+    rows = list(
+        db_session().scalars(query.order_by(CalendarSyncLogEntry.id.desc()).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    body = {
+        "results": [
+            {
+                "id": r.id,
+                "at": r.created_at,
+                "event_id": r.external_event_id,
+                "action": r.action,
+                "rule": r.rule,
+                "reason": r.reason,
+                "meeting_id": r.meeting_id,
+            }
+            for r in rows
+        ],
+        "next_cursor": encode_cursor(str(rows[-1].id)) if more and rows else None,
+    }
+    return jsonify(SyncLogList().dump(body)), 200
+
+
+@bp.post("/calendar-connections/<int:connection_id>/sync")
+@doc(summary="Ask for a sync of this calendar now", response=SyncRequested, status=202)
+def request_sync(connection_id: int) -> tuple[Response, int]:
+    connection = _connection(connection_id)
+    if not connection.active:
+        raise Invalid("this calendar is not connected", {"status": connection.status})
+    locks.ensure_rows(database(), connection.id, utcnow())
+    session = db_session()
+    if tasks.request_sync(session, connection.id, utcnow()):
+        jobs = cast(Jobs, current_app.extensions["jobs"])
+        after_commit(session, lambda: tasks.enqueue_sync(jobs, connection.id))
+    return jsonify({"requested": True}), 202
+
+
+def _int_cursor(value: str | None) -> int | None:
+    raw = decode_cursor(value)
+    if raw is not None and not raw.isdigit():
+        raise Invalid("malformed cursor", {"cursor": value})
+    return int(raw) if raw else None
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,311 @@
+"""Applying the rules' decisions to the CRM, one page of events at a time.
+
+Everything here runs inside the page's transaction: the meetings, the event links, the sync
+log lines and (in ``sync.py``) the cursor commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from server.calendars import rules
+from server.calendars.context import (
+    PageContext,
+    known_for,
+    load_context,
+    load_meetings,
+    order_for_processing,
+    series_for,
+)
+from server.calendars.provider import CalendarEvent
+from server.calendars.rules import Action, Decision, Known, LinkStatus, Series
+from server.calendars.tables import CalendarEventLink, CalendarSyncLogEntry
+from server.crm import services
+from server.crm.models import Meeting, normalize_email
+
+__all__ = ["PageContext", "load_context", "order_for_processing", "process", "reconcile"]
+
+_AUTO = Known(LinkStatus.SKIPPED, False)  # marker: look the event's history up
+
+
+def process(
+    ctx: PageContext, event: CalendarEvent, *, known: Known | None = _AUTO, note: str = ""
+) -> Decision:
+    """Decide for one event and apply the decision, with its sync-log line; returns it."""
+    if known is _AUTO:
+        known = known_for(ctx, event.id)
+    series = series_for(ctx, event)
+    decision = rules.decide(event, ctx.people, ctx.connection.connected_at, known, series)
+    if note:
+        decision = replace(decision, reason=f"{note}: {decision.reason}")
+    link = ctx.links.get(event.id)
+    if link is not None:
+        meeting = ctx.meetings.get(link.meeting_id) if link.meeting_id else None
+    else:
+        meeting = ctx.meetings.get(ctx.own_events.get(event.id) or -1)
+    meeting = _apply(ctx, event, decision, meeting, series)
+    if meeting is None and decision.action in (Action.LOG, Action.MARK_CANCELED):
+        # Nothing could be made (a cancelled occurrence whose series' meeting is gone): a
+        # LOGGED link without a meeting would read as "deleted in the CRM" from now on.
+        decision = replace(decision, action=Action.SKIP, status=LinkStatus.SKIPPED)
+    if decision.status is not None:
+        _remember(ctx, event, decision, link, meeting, known)
+    if decision.cascade:
+        _cascade(ctx, event.id)
+    ctx.counts[decision.action.value] += 1
+    if not decision.quiet:
+        ctx.session.add(
+            CalendarSyncLogEntry(
+                connection_id=ctx.connection.id,
+                created_at=ctx.now,
+                external_event_id=event.id,
+                action=decision.action.value,
+                rule=decision.rule,
+                reason=decision.reason[:500],
+                meeting_id=meeting.id if meeting else None,
+            )
+        )
+    return decision
+
+
+def _apply(
+    ctx: PageContext,
+    event: CalendarEvent,
+    decision: Decision,
+    meeting: Meeting | None,
+    series: Series | None,
+) -> Meeting | None:
+    action = decision.action
+    if action is Action.LOG:
+        return _create(ctx, event, decision.contacts, "scheduled")
+    if action is Action.UPDATE and meeting is not None:
+        _update(ctx, meeting, event, decision.contacts)
+        return meeting
+    if action is Action.REMOVE and meeting is not None:
+        ctx.session.delete(meeting)
+        ctx.meetings.pop(meeting.id, None)
+        return None
+    if action is Action.MARK_CANCELED:
+        if meeting is not None:
+            meeting.outcome = "canceled"
+            return meeting
+        return _canceled_occurrence(ctx, event, series)
+    return meeting
+
+
+def _attendee_inputs(event: CalendarEvent) -> list[services.AttendeeInput]:
+    people = [
+        services.AttendeeInput(a.email, a.name, a.response_status, a.organizer)
+        for a in event.attendees
+        if not a.resource
+    ]
+    listed = {normalize_email(a.email) for a in people}
+    if event.organizer_email and normalize_email(event.organizer_email) not in listed:
+        organizer = services.AttendeeInput(
+            event.organizer_email, event.organizer_name, "accepted", True
+        )
+        people.insert(0, organizer)
+    return people
+
+
+def _set_people(ctx: PageContext, meeting: Meeting, event: CalendarEvent) -> None:
+    services.set_attendees(ctx.session, meeting, _attendee_inputs(event), ctx.people.directory)
+    _internal_off_timelines(meeting)
+
+
+def _internal_off_timelines(meeting: Meeting) -> None:
+    for attendee in meeting.attendees:
+        if attendee.internal:  # R4: an internal address never puts it on a contact's timeline
+            attendee.contact_id = None
+
+
+def _contact_pairs(ctx: PageContext, contacts: Sequence[str]) -> list[tuple[str, int]]:
+    return [("contact", ctx.contact_ids[email]) for email in contacts if email in ctx.contact_ids]
+
+
+def _create(
+    ctx: PageContext, event: CalendarEvent, contacts: Sequence[str], outcome: str
+) -> Meeting:
+    assert event.start is not None
+    assert event.end is not None
+    meeting = services.create_meeting(
+        ctx.session,
+        ctx.connection.account_id,
+        title=event.title or "(no title)",
+        start=event.start,
+        end=max(event.end, event.start),
+        people=ctx.people.directory,
+        attendees=_attendee_inputs(event),
+        associations=_contact_pairs(ctx, contacts),
+        owner=ctx.owner,
+        source="calendar",
+        description=event.description,
+        time_zone=event.time_zone,
+        outcome=outcome,
+        location=event.location or None,
+        video_url=event.video_url,
+        external_calendar_id=ctx.connection.calendar_id,
+        external_event_id=event.id,
+        ical_uid=event.ical_uid,
+        idempotency_key=f"calendar:{ctx.connection.id}:{event.id}",
+    )
+    _internal_off_timelines(meeting)
+    ctx.meetings[meeting.id] = meeting
+    return meeting
+
+
+def _update(
+    ctx: PageContext, meeting: Meeting, event: CalendarEvent, contacts: Sequence[str]
+) -> None:
+    if event.start is not None and event.end is not None:
+        services.reschedule(meeting, event.start, max(event.end, event.start))
+    meeting.title = event.title or meeting.title
+    meeting.body = event.description
+    meeting.time_zone = event.time_zone or meeting.time_zone
+    meeting.location = event.location or None
+    meeting.video_url = event.video_url or meeting.video_url
+    meeting.ical_uid = event.ical_uid or meeting.ical_uid
+    meeting.external_event_id = event.id
+    if meeting.outcome == "canceled":
+        meeting.outcome = "scheduled"  # the event is live again
+    _set_people(ctx, meeting, event)
+    if meeting.source == "calendar":
+        # The contacts are ours to keep in step; deals or companies someone added are not.
+        kept = [(a.object_type, a.object_id) for a in meeting.associations]
+        kept = [pair for pair in kept if pair[0] != "contact"]
+        services.set_associations(ctx.session, meeting, kept + _contact_pairs(ctx, contacts))
+
+
+def _canceled_occurrence(
+    ctx: PageContext, event: CalendarEvent, series: Series | None
+) -> Meeting | None:
+    """R6: a meeting of its own, outcome canceled, at the occurrence's original time, with
+    the series' title and guests (a cancelled occurrence arrives as a bare tombstone)."""
+    master_link = ctx.links.get(event.recurring_event_id or "")
+    master = ctx.meetings.get(master_link.meeting_id or -1) if master_link else None
+    if master is None or series is None or event.original_start is None:
+        return None
+    start = event.original_start
+    length = (master.end_at - master.start_at) if master.end_at and master.start_at else None
+    meeting = services.create_meeting(
+        ctx.session,
+        ctx.connection.account_id,
+        title=master.title,
+        start=start,
+        end=start + (length or timedelta(0)),
+        people=ctx.people.directory,
+        attendees=[
+            services.AttendeeInput(a.email, a.name, a.response_status, a.organizer)
+            for a in master.attendees
+        ],
+        associations=[(a.object_type, a.object_id) for a in master.associations],
+        owner=ctx.owner,
+        source="calendar",
+        time_zone=master.time_zone,
+        outcome="canceled",
+        location=master.location,
+        external_calendar_id=ctx.connection.calendar_id,
+        external_event_id=event.id,
+        ical_uid=master.ical_uid,
+        idempotency_key=f"calendar:{ctx.connection.id}:{event.id}",
+    )
+    _internal_off_timelines(meeting)
+    ctx.meetings[meeting.id] = meeting
+    return meeting
+
+
+def _remember(
+    ctx: PageContext,
+    event: CalendarEvent,
+    decision: Decision,
+    link: CalendarEventLink | None,
+    meeting: Meeting | None,
+    known: Known | None,
+) -> CalendarEventLink:
+    assert decision.status is not None
+    if link is None:
+        link = CalendarEventLink(
+            connection_id=ctx.connection.id,
+            external_id=event.id,
+            origin=known.origin if known else "calendar",
+        )
+        ctx.session.add(link)
+        ctx.links[event.id] = link
+    link.status = decision.status.value
+    link.meeting_id = meeting.id if meeting is not None else None
+    link.remote_cancelled = event.cancelled
+    link.recurring_event_id = event.recurring_event_id or link.recurring_event_id
+    link.is_series = event.is_series or link.is_series
+    if not event.cancelled:
+        link.private = event.private
+        link.fingerprint = rules.fingerprint(event)
+        link.event_created = event.created or link.event_created
+    if event.updated is not None and (
+        link.event_updated is None or event.updated > link.event_updated
+    ):
+        link.event_updated = event.updated
+    if ctx.state.full_sync:
+        link.seen_generation = ctx.state.generation
+    return link
+
+
+def _as_news(known: Known | None) -> Known | None:
+    """The event's end is news even if it was a tombstone before (skip no "unchanged")."""
+    return replace(known, cancelled=False, updated=None) if known is not None else None
+
+
+def _cascade(ctx: PageContext, master_id: str) -> None:
+    """R6: a deleted series takes every meeting its occurrences logged with it."""
+    children = list(
+        ctx.session.scalars(
+            select(CalendarEventLink).where(
+                CalendarEventLink.connection_id == ctx.connection.id,
+                CalendarEventLink.recurring_event_id == master_id,
+                CalendarEventLink.meeting_id.is_not(None),
+            )
+        )
+    )
+    for child in children:
+        ctx.links.setdefault(child.external_id, child)
+    load_meetings(ctx, [c.meeting_id for c in children if c.meeting_id])
+    for child in children:
+        tombstone = CalendarEvent(
+            id=child.external_id, status="cancelled", recurring_event_id=master_id
+        )
+        known = _as_news(known_for(ctx, child.external_id))
+        process(ctx, tombstone, known=known, note="series deleted")
+
+
+def reconcile(ctx: PageContext) -> int:
+    """After a full listing: a logged event the listing no longer holds was deleted while we
+    were not looking (tombstones do not last forever). Links touched since the listing began
+    are spared: the outbox may have just created their event."""
+    state = ctx.state
+    started = state.full_sync_started_at or ctx.now
+    stale = list(
+        ctx.session.scalars(
+            select(CalendarEventLink).where(
+                CalendarEventLink.connection_id == ctx.connection.id,
+                CalendarEventLink.seen_generation < state.generation,
+                CalendarEventLink.status == LinkStatus.LOGGED.value,
+                CalendarEventLink.meeting_id.is_not(None),
+                CalendarEventLink.updated_at < started,
+            )
+        )
+    )
+    for link in stale:
+        ctx.links.setdefault(link.external_id, link)
+    load_meetings(ctx, [lk.meeting_id for lk in stale if lk.meeting_id])
+    for link in stale:
+        if link.meeting_id not in ctx.meetings:
+            continue  # already removed with its series in this loop
+        tombstone = CalendarEvent(
+            id=link.external_id, status="cancelled", recurring_event_id=link.recurring_event_id
+        )
+        known = _as_news(known_for(ctx, link.external_id))
+        process(ctx, tombstone, known=known, note="missing from the full listing")
+    return len(stale)

@@ -1,0 +1,147 @@
+"""What one page's decisions need to know, loaded in a handful of queries: the account's
+directory and contacts, the stored links of the page's events (and of their series), the
+meetings behind them, and the events the outbox created (S1).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.calendars.models import CalendarConnection
+from server.calendars.provider import CalendarEvent
+from server.calendars.rules import Known, LinkStatus, People, Series
+from server.calendars.tables import CalendarEventLink, CalendarOutboxItem, CalendarSyncState
+from server.crm import services
+from server.crm.models import Meeting, Note, User
+
+
+@dataclass
+class PageContext:
+    session: Session
+    connection: CalendarConnection
+    state: CalendarSyncState
+    owner: User
+    people: People
+    now: datetime
+    links: dict[str, CalendarEventLink] = field(default_factory=dict)
+    meetings: dict[int, Meeting] = field(default_factory=dict)
+    with_notes: set[int] = field(default_factory=set)
+    contact_ids: dict[str, int] = field(default_factory=dict)  # normalised address -> contact
+    own_events: dict[str, int | None] = field(default_factory=dict)  # outbox event id -> meeting
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def load_context(
+    session: Session,
+    connection: CalendarConnection,
+    state: CalendarSyncState,
+    events: Sequence[CalendarEvent],
+    vendor_domains: Iterable[str],
+    now: datetime,
+) -> PageContext:
+    """Everything the page's decisions need, in a handful of queries whatever its size."""
+    owner = session.get(User, connection.user_id)
+    assert owner is not None
+    emails = {a.email for e in events for a in e.attendees} | {
+        e.organizer_email for e in events if e.organizer_email
+    }
+    contacts = services.contacts_by_email(session, connection.account_id, emails)
+    people = People(
+        calendar_email=connection.external_email or owner.email,
+        directory=services.directory(session, connection.account_id, vendor_domains),
+        contacts=frozenset(contacts),
+    )
+    ctx = PageContext(session, connection, state, owner, people, now)
+    ctx.contact_ids = {email: contact.id for email, contact in contacts.items()}
+    ids = {e.id for e in events} | {e.recurring_event_id for e in events if e.recurring_event_id}
+    _load_links(ctx, ids)
+    unknown = [e.id for e in events if e.id not in ctx.links]
+    if unknown:
+        rows = session.execute(
+            select(CalendarOutboxItem.event_id, CalendarOutboxItem.meeting_id).where(
+                CalendarOutboxItem.account_id == connection.account_id,
+                CalendarOutboxItem.kind == "create",
+                CalendarOutboxItem.event_id.in_(unknown),
+            )
+        )
+        ctx.own_events = {event_id: meeting_id for event_id, meeting_id in rows}
+        load_meetings(ctx, [m for m in ctx.own_events.values() if m])
+    return ctx
+
+
+def _load_links(ctx: PageContext, ids: Iterable[str]) -> None:
+    wanted = [i for i in ids if i not in ctx.links]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for link in ctx.session.scalars(
+            select(CalendarEventLink).where(
+                CalendarEventLink.connection_id == ctx.connection.id,
+                CalendarEventLink.external_id.in_(chunk),
+            )
+        ):
+            ctx.links[link.external_id] = link
+    load_meetings(ctx, [lk.meeting_id for lk in ctx.links.values() if lk.meeting_id])
+
+
+def load_meetings(ctx: PageContext, ids: Iterable[int]) -> None:
+    wanted = [i for i in set(ids) if i not in ctx.meetings]
+    if not wanted:
+        return
+    for meeting in ctx.session.scalars(select(Meeting).where(Meeting.id.in_(wanted))):
+        ctx.meetings[meeting.id] = meeting
+    noted = ctx.session.scalars(select(Note.parent_id).where(Note.parent_id.in_(wanted)))
+    ctx.with_notes.update(n for n in noted if n is not None)
+
+
+def order_for_processing(ctx: PageContext, events: Sequence[CalendarEvent]) -> list[CalendarEvent]:
+    """Series masters first (live or deleted) so their occurrences see them."""
+
+    def is_master(event: CalendarEvent) -> bool:
+        link = ctx.links.get(event.id)
+        return event.is_series or (link is not None and link.is_series)
+
+    return sorted(events, key=lambda e: 0 if is_master(e) else 1)
+
+
+def known_for(ctx: PageContext, event_id: str) -> Known | None:
+    link = ctx.links.get(event_id)
+    if link is None:
+        if event_id in ctx.own_events:  # created by the outbox; its link is not recorded yet
+            meeting_id = ctx.own_events[event_id]
+            has = meeting_id is not None and meeting_id in ctx.meetings
+            return Known(
+                LinkStatus.LOGGED, has, origin="crm", has_notes=meeting_id in ctx.with_notes
+            )
+        return None
+    meeting_id = link.meeting_id
+    return Known(
+        status=LinkStatus(link.status),
+        has_meeting=meeting_id is not None and meeting_id in ctx.meetings,
+        origin=link.origin,
+        has_notes=meeting_id is not None and meeting_id in ctx.with_notes,
+        updated=link.event_updated,
+        cancelled=link.remote_cancelled,
+        is_series=link.is_series,
+    )
+
+
+def series_for(ctx: PageContext, event: CalendarEvent) -> Series | None:
+    if event.recurring_event_id is None:
+        return None
+    master = ctx.links.get(event.recurring_event_id)
+    if master is None:
+        return None
+    return Series(
+        cancelled=master.remote_cancelled,
+        logged=master.meeting_id is not None and master.meeting_id in ctx.meetings,
+        frozen=master.status == LinkStatus.FROZEN,
+        private=master.private,
+        created=master.event_created,
+        fingerprint=master.fingerprint,
+    )

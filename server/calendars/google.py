@@ -1,0 +1,284 @@
+"""Google Calendar v3 through google-api-python-client: the :class:`CalendarProvider` for
+Google, on the rep's primary calendar only (C2).
+
+API pages relied on:
+- events.list, sync tokens and 410: https://developers.google.com/calendar/api/guides/sync
+  and https://developers.google.com/calendar/api/v3/reference/events/list
+- events.insert with a client id: https://developers.google.com/calendar/api/v3/reference/events/insert
+- events.patch: https://developers.google.com/calendar/api/v3/reference/events/patch
+- events.watch / channels.stop: https://developers.google.com/calendar/api/guides/push
+- errors and backoff: https://developers.google.com/calendar/api/guides/errors
+- refresh-token errors: https://developers.google.com/identity/protocols/oauth2/web-server#offline
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth.exceptions import RefreshError, TransportError
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from server.calendars import logfmt
+from server.calendars.google_parse import insert_body, parse_event, patch_body
+from server.calendars.provider import (
+    CalendarEvent,
+    EventChanges,
+    EventPage,
+    FullSyncRequired,
+    NewEvent,
+    NotFound,
+    ProviderError,
+    ReconnectNeeded,
+    SendUpdates,
+    TemporaryError,
+    WatchChannel,
+)
+from server.config import Settings
+
+log = logging.getLogger(__name__)
+
+PRIMARY = "primary"  # C2: never any other calendar
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+# Refresh-token errors that no retry fixes: the rep has to grant access again.
+PERMANENT_GRANT_ERRORS = frozenset(
+    {"invalid_grant", "unauthorized_client", "invalid_scope", "admin_policy_enforced"}
+)
+PERMISSION_REASONS = frozenset({"insufficientPermissions"})  # the calendar scope is gone
+
+Sleep = Callable[[float], None]
+
+
+class Backoff:
+    """Capped exponential backoff with jitter that never waits less than ``Retry-After``.
+
+    ``max_wait`` bounds a single wait: a server asking for longer gets a
+    :class:`TemporaryError` instead, so the sync is rescheduled rather than holding a worker.
+    """
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 5,
+        base: float = 0.5,
+        cap: float = 30.0,
+        max_wait: float = 60.0,
+        sleep: Sleep = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.rand = rand
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        ceiling = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        jittered = ceiling / 2 + self.rand() * ceiling / 2  # "equal jitter": spread, never 0
+        return float(max(jittered, retry_after or 0.0))
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def _error_reason(exc: HttpError) -> str:
+    try:
+        data = json.loads(exc.content.decode("utf-8"))
+        errors = data["error"].get("errors") or []
+        return str(errors[0].get("reason", "")) if errors else str(data["error"].get("status", ""))
+    except (ValueError, KeyError, AttributeError, IndexError, TypeError):
+        return ""
+
+
+def _retryable(status: int, reason: str) -> bool:
+    return status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS)
+
+
+class GoogleCalendar:
+    """One rep's primary Google calendar, authorised by the stored refresh token.
+
+    The access token is refreshed from the grant on first use (and again on a 401) by
+    google-auth; a grant Google refuses raises :class:`ReconnectNeeded`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        refresh_token: str,
+        *,
+        backoff: Backoff | None = None,
+        page_size: int = 250,
+        timeout: float = 30.0,
+    ) -> None:
+        credentials = Credentials(  # type: ignore[no-untyped-call]
+            token=None,
+            refresh_token=refresh_token,
+            token_uri=settings.google_token_uri,
+            client_id=settings.google_client_id,
+            client_secret=settings.google_client_secret,
+        )
+        # Our own Http so every call has a timeout; the client is otherwise built as documented.
+        http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
+        self._service: Any = build(
+            "calendar",
+            "v3",
+            http=http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": settings.google_calendar_api_url},
+        )
+        self.backoff = backoff or Backoff()
+        self.page_size = page_size
+
+    # -- the provider interface -------------------------------------------------------------
+
+    def list_events(self, *, sync_token: str | None, page_token: str | None) -> EventPage:
+        """One page of the primary calendar: everything (no sync token) or the changes since
+        ``sync_token``. ``singleEvents=false`` so masters, exceptions and cancelled instances
+        come as Google keeps them; ``showDeleted`` so tombstones come in full syncs too."""
+        params: dict[str, Any] = {
+            "calendarId": PRIMARY,
+            "maxResults": self.page_size,
+            "showDeleted": True,
+            "singleEvents": False,
+        }
+        if sync_token:
+            params["syncToken"] = sync_token
+        if page_token:
+            params["pageToken"] = page_token
+        body = self._execute(lambda: self._service.events().list(**params), "events.list")
+        tz = body.get("timeZone")
+        return EventPage(
+            events=tuple(parse_event(item, tz) for item in body.get("items") or ()),
+            next_page_token=body.get("nextPageToken"),
+            next_sync_token=body.get("nextSyncToken"),
+            time_zone=tz,
+        )
+
+    def get_event(self, event_id: str) -> CalendarEvent:
+        body = self._execute(
+            lambda: self._service.events().get(calendarId=PRIMARY, eventId=event_id), "events.get"
+        )
+        return parse_event(body)
+
+    def insert_event(
+        self, event_id: str, event: NewEvent, send_updates: SendUpdates
+    ) -> CalendarEvent:
+        """Create the event under our client-chosen id. A 409 means an earlier attempt already
+        created it (its response was lost): that is success, and no second invitation goes out."""
+        request = lambda: self._service.events().insert(  # noqa: E731
+            calendarId=PRIMARY, body=insert_body(event_id, event), sendUpdates=send_updates
+        )
+        try:
+            return parse_event(self._execute(request, "events.insert"))
+        except ProviderError as exc:
+            if exc.status != 409:
+                raise
+        logfmt.info(log, "calendar event already exists", event_id=event_id)
+        return self.get_event(event_id)
+
+    def patch_event(
+        self, event_id: str, changes: EventChanges, send_updates: SendUpdates
+    ) -> CalendarEvent:
+        request = lambda: self._service.events().patch(  # noqa: E731
+            calendarId=PRIMARY, eventId=event_id, body=patch_body(changes), sendUpdates=send_updates
+        )
+        return parse_event(self._execute(request, "events.patch"))
+
+    def watch(self, channel_id: str, token: str, address: str, ttl_seconds: int) -> WatchChannel:
+        body = {
+            "id": channel_id,
+            "type": "web_hook",
+            "address": address,
+            "token": token,
+            "params": {"ttl": str(ttl_seconds)},
+        }
+        answer = self._execute(
+            lambda: self._service.events().watch(calendarId=PRIMARY, body=body), "events.watch"
+        )
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
+        return WatchChannel(str(answer["id"]), str(answer["resourceId"]), expires)
+
+    def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        body = {"id": channel_id, "resourceId": resource_id}
+        self._execute(lambda: self._service.channels().stop(body=body), "channels.stop")
+
+    def close(self) -> None:
+        self._service.close()
+
+    # -- calls with retries -------------------------------------------------------------------
+
+    def _execute(self, make_request: Callable[[], Any], what: str) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return make_request().execute(num_retries=0)
+            except HttpError as exc:
+                status, reason = exc.resp.status, _error_reason(exc)
+                if not _retryable(status, reason):
+                    raise _translate(status, reason, what) from exc
+                wait = retry_after_seconds(exc.resp.get("retry-after"))
+                failure = f"{what} answered {status} {reason}".strip()
+            except RefreshError as exc:
+                code = _grant_error(exc)
+                if code in PERMANENT_GRANT_ERRORS:
+                    raise ReconnectNeeded(f"Google refused the stored grant ({code})") from exc
+                wait, failure = None, f"token refresh failed ({code or 'unknown'})"
+            except (TransportError, httplib2.HttpLib2Error, OSError) as exc:
+                wait, failure = None, f"{what} failed: {type(exc).__name__}"
+            delay = self.backoff.delay(attempt, wait)
+            if attempt >= self.backoff.attempts or delay > self.backoff.max_wait:
+                raise TemporaryError(f"{failure}; giving up for now", retry_after=max(delay, 30))
+            logfmt.info(
+                log,
+                "google call retried",
+                call=what,
+                attempt=attempt,
+                delay=round(delay, 3),
+                why=failure,
+            )
+            self.backoff.sleep(delay)
+
+
+def _grant_error(exc: RefreshError) -> str:
+    details = exc.args[1] if len(exc.args) > 1 else None
+    if isinstance(details, dict) and isinstance(details.get("error"), str):
+        return str(details["error"])
+    text = str(exc.args[0]) if exc.args else ""
+    return text.split(":", 1)[0].strip()
+
+
+def _translate(status: int, reason: str, what: str) -> ProviderError:
+    message = f"{what} answered {status} {reason}".strip()
+    if status == 410 and what == "events.list":
+        return FullSyncRequired(message, status, reason)
+    if status in (404, 410):
+        return NotFound(message, status, reason)
+    if status == 401 or (status == 403 and reason in PERMISSION_REASONS):
+        return ReconnectNeeded(message, status, reason)
+    return ProviderError(message, status, reason)

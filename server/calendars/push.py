@@ -1,0 +1,265 @@
+"""Push channels (``events.watch``): created per connection, renewed well before they
+expire, superseded ones stopped, all stopped on disconnect (C5).
+
+https://developers.google.com/calendar/api/guides/push
+
+Each channel gets a random token that Google echoes in ``X-Goog-Channel-Token``; only its
+SHA-256 is stored, and the webhook compares digests in constant time. A new channel is
+created before the old one is stopped, so there is never a gap without notifications.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from server.calendars import locks, logfmt
+from server.calendars.google import GoogleCalendar
+from server.calendars.models import CalendarConnection
+from server.calendars.provider import CalendarProvider, NotFound, ProviderError
+from server.calendars.sync import ProviderFactory, SyncEnv
+from server.calendars.tables import CalendarSyncState, CalendarWatchChannel
+from server.config import Settings
+from server.db import utcnow
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/google/calendar"
+CHANNEL_TTL = timedelta(days=7)
+RENEW_BEFORE = timedelta(days=2)  # renew with days to spare, never after a gap
+RETRY_AFTER_FAILURE = timedelta(hours=1)
+ACTIVE, SUPERSEDED, STOPPED = "active", "superseded", "stopped"
+
+
+def webhook_address(settings: Settings) -> str:
+    return settings.public_base_url.rstrip("/") + WEBHOOK_PATH
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def connections_needing_channel(session: Session, env: SyncEnv, limit: int = 50) -> list[int]:
+    """Active connections whose channel is missing or expires within ``RENEW_BEFORE``."""
+    now = env.now()
+    fresh = exists().where(
+        CalendarWatchChannel.connection_id == CalendarConnection.id,
+        CalendarWatchChannel.status == ACTIVE,
+        CalendarWatchChannel.expires_at > now + RENEW_BEFORE,
+    )
+    query = (
+        select(CalendarConnection.id)
+        .outerjoin(CalendarSyncState, CalendarSyncState.connection_id == CalendarConnection.id)
+        .where(
+            CalendarConnection.status == "active",
+            ~fresh,
+            or_(
+                CalendarSyncState.channel_retry_at.is_(None),
+                CalendarSyncState.channel_retry_at <= now,
+            ),
+        )
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def ensure_channel(env: SyncEnv, connection_id: int) -> str:
+    """Create the connection's channel, or its successor if it expires soon; then stop the
+    ones it supersedes. Returns what happened."""
+    now = env.now()
+    locks.ensure_rows(env.database, connection_id, now)
+    with env.database.transaction() as session:
+        connection = session.get(CalendarConnection, connection_id)
+        if connection is None or not connection.active or not connection.refresh_token_encrypted:
+            return "inactive"
+        current = list(_channels(session, connection_id, ACTIVE))
+        if any(c.expires_at > now + RENEW_BEFORE for c in current):
+            return "ok"
+        token_stored = connection.refresh_token_encrypted
+        session.expunge(connection)
+    provider = env.provider(connection, env.cipher.decrypt(token_stored))
+    try:
+        return _watch(env, connection_id, provider, renewal=bool(current))
+    finally:
+        provider.close()
+
+
+def _watch(env: SyncEnv, connection_id: int, provider: CalendarProvider, *, renewal: bool) -> str:
+    channel_id, token = str(uuid.uuid4()), secrets.token_urlsafe(32)
+    try:
+        created = provider.watch(
+            channel_id, token, webhook_address(env.settings), int(CHANNEL_TTL.total_seconds())
+        )
+    except ProviderError as exc:
+        with env.database.transaction() as session:
+            state = session.get(CalendarSyncState, connection_id)
+            if state is not None:
+                state.channel_retry_at = env.now() + RETRY_AFTER_FAILURE
+        logfmt.warning(
+            log, "watch channel not created", connection_id=connection_id, error=str(exc)
+        )
+        return "failed"
+    env.fault("channel.created")
+    with env.database.transaction() as session:
+        session.add(
+            CalendarWatchChannel(
+                connection_id=connection_id,
+                channel_id=created.id,
+                token_hash=token_digest(token),
+                resource_id=created.resource_id,
+                expires_at=created.expires_at,
+                status=ACTIVE,
+                created_at=env.now(),
+            )
+        )
+        for old in _channels(session, connection_id, ACTIVE):
+            if old.channel_id != created.id:
+                old.status = SUPERSEDED
+    stop_superseded(env, connection_id, provider)
+    logfmt.info(log, "watch channel created", connection_id=connection_id, renewal=renewal)
+    return "renewed" if renewal else "created"
+
+
+def _channels(session: Session, connection_id: int, status: str) -> list[CalendarWatchChannel]:
+    return list(
+        session.scalars(
+            select(CalendarWatchChannel).where(
+                CalendarWatchChannel.connection_id == connection_id,
+                CalendarWatchChannel.status == status,
+            )
+        )
+    )
+
+
+def stop_superseded(
+    env: SyncEnv, connection_id: int, provider: CalendarProvider | None = None
+) -> int:
+    """Stop the connection's superseded channels (and expire dead ones locally)."""
+    own = provider is None
+    with env.database.transaction() as session:
+        connection = session.get(CalendarConnection, connection_id)
+        rows = [
+            (c.id, c.channel_id, c.resource_id)
+            for c in _channels(session, connection_id, SUPERSEDED)
+        ]
+        if not rows or connection is None:
+            return 0
+        if provider is None:
+            if not connection.active or not connection.refresh_token_encrypted:
+                return 0
+            stored = connection.refresh_token_encrypted
+            session.expunge(connection)
+            provider = env.provider(connection, env.cipher.decrypt(stored))
+    try:
+        stopped = [row for row, channel, resource in rows if _stop(provider, channel, resource)]
+    finally:
+        if own:
+            provider.close()
+    _mark_stopped(env, stopped)
+    return len(stopped)
+
+
+def _stop(provider: CalendarProvider, channel_id: str, resource_id: str) -> bool:
+    try:
+        provider.stop_channel(channel_id, resource_id)
+    except NotFound:
+        return True  # already gone at Google's end (expired, or stopped before)
+    except ProviderError as exc:
+        logfmt.warning(log, "watch channel not stopped", channel=channel_id, error=str(exc))
+        return False
+    return True
+
+
+def _mark_stopped(env: SyncEnv, row_ids: list[int]) -> None:
+    if not row_ids:
+        return
+    with env.database.transaction() as session:
+        for row in session.scalars(
+            select(CalendarWatchChannel).where(CalendarWatchChannel.id.in_(row_ids))
+        ):
+            row.status, row.stopped_at = STOPPED, env.now()
+
+
+def stop_channels_in(session: Session, provider: CalendarProvider, connection_id: int) -> int:
+    """C5: stop every live channel of the connection, inside the caller's transaction."""
+    rows = session.scalars(
+        select(CalendarWatchChannel).where(
+            CalendarWatchChannel.connection_id == connection_id,
+            CalendarWatchChannel.status.in_((ACTIVE, SUPERSEDED)),
+        )
+    )
+    stopped = 0
+    for channel in rows:
+        if _stop(provider, channel.channel_id, channel.resource_id):
+            channel.status, channel.stopped_at = STOPPED, utcnow()
+            stopped += 1
+    return stopped
+
+
+def channel_stopper(
+    settings: Settings, provider_factory: ProviderFactory | None = None
+) -> Callable[[Session, CalendarConnection, str], None]:
+    """The disconnect hook (``connections.disconnect``) that stops Google channels."""
+
+    def stop(session: Session, connection: CalendarConnection, refresh_token: str) -> None:
+        if provider_factory is not None:
+            provider = provider_factory(connection, refresh_token)
+        else:
+            provider = GoogleCalendar(settings, refresh_token)
+        try:
+            count = stop_channels_in(session, provider, connection.id)
+        finally:
+            provider.close()
+        logfmt.info(log, "watch channels stopped", connection_id=connection.id, count=count)
+
+    return stop
+
+
+def sweep_channels(env: SyncEnv) -> Counter[str]:
+    """Create or renew channels that need it, stop superseded ones, and let go of channels
+    of connections that are no longer active (nothing can stop them without a grant)."""
+    out: Counter[str] = Counter()
+    with env.database.transaction() as session:
+        needing = connections_needing_channel(session, env)
+        superseded = set(
+            session.scalars(
+                select(CalendarWatchChannel.connection_id).where(
+                    CalendarWatchChannel.status == SUPERSEDED
+                )
+            )
+        )
+        orphans = list(
+            session.scalars(
+                select(CalendarWatchChannel)
+                .join(
+                    CalendarConnection, CalendarConnection.id == CalendarWatchChannel.connection_id
+                )
+                .where(
+                    CalendarWatchChannel.status.in_((ACTIVE, SUPERSEDED)),
+                    or_(
+                        CalendarConnection.status == "disconnected",
+                        and_(
+                            CalendarWatchChannel.expires_at <= env.now(),
+                            CalendarConnection.status != "active",
+                        ),
+                    ),
+                )
+            )
+        )
+        for channel in orphans:
+            channel.status, channel.stopped_at = STOPPED, env.now()
+        if orphans:
+            out["released"] += len(orphans)
+    for connection_id in needing:
+        out[ensure_channel(env, connection_id)] += 1
+    for connection_id in superseded - set(needing):
+        out["stopped"] += stop_superseded(env, connection_id)
+    return out
