@@ -11,8 +11,8 @@
  *
  * Identity: Apps Script cannot mint the add-on service-account token of HTTP deployments, so the
  * request carries the rep's own ID token (ScriptApp.getIdentityToken(), audience = this
- * script's OAuth client) as Bearer token and as authorizationEventObject.userIdToken; the
- * server must be configured to accept that client id for Apps Script traffic.
+ * script's OAuth client) as Bearer token and as authorizationEventObject.userIdToken; set the
+ * server's ADDON_APPS_SCRIPT_CLIENT_ID to that client id (without it Apps Script traffic is refused).
  */
 
 var PLACEHOLDER_ORIGIN = 'https://PUBLIC_BASE_URL';

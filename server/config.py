@@ -48,6 +48,9 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8080"
     addon_service_account_email: str = ""
     addon_oauth_client_id: str = ""
+    # Opt-in: the OAuth client id of the Apps Script deployment (appsscript/), whose requests
+    # carry the rep's own ID token as Bearer token instead of the add-on service account's.
+    addon_apps_script_client_id: str = ""
     google_client_id: str = ""
     google_client_secret: str = ""
     google_auth_uri: str = GOOGLE_AUTH_URI
@@ -123,6 +126,7 @@ class Settings:
             public_base_url=public,
             addon_service_account_email=env.get("ADDON_SERVICE_ACCOUNT_EMAIL", ""),
             addon_oauth_client_id=env.get("ADDON_OAUTH_CLIENT_ID", ""),
+            addon_apps_script_client_id=env.get("ADDON_APPS_SCRIPT_CLIENT_ID", ""),
             google_client_id=env.get("GOOGLE_CLIENT_ID", ""),
             google_client_secret=env.get("GOOGLE_CLIENT_SECRET", ""),
             google_auth_uri=env.get("GOOGLE_AUTH_URI", GOOGLE_AUTH_URI),

@@ -39,6 +39,8 @@ _CERTS_TIMEOUT_SECONDS = 5.0
 # A token signed with a key id we have not seen may mean Google rotated its keys: refetch the
 # certificates, but at most this often, so forged tokens cannot make us hammer the endpoint.
 _REFETCH_UNKNOWN_KEY_AFTER = 60.0
+# Failures no other kind of token can fix: nothing to try the Apps Script audience on.
+_NOT_A_TOKEN = frozenset({"missing_token", "not_bearer", "certs_unavailable"})
 
 
 class AddonAuthError(Exception):
@@ -208,6 +210,11 @@ class AddonAuthenticator:
         self._base_url = settings.public_base_url.rstrip("/")
         self._service_account = settings.addon_service_account_email.strip().lower()
         self._client_id = settings.addon_oauth_client_id.strip()
+        self._apps_script_client_id = settings.addon_apps_script_client_id.strip()
+        if self._apps_script_client_id and self._apps_script_client_id == self._client_id:
+            # Then a rep's userIdToken would pass as an Apps Script bearer token: refuse both.
+            log.warning("ADDON_APPS_SCRIPT_CLIENT_ID equals ADDON_OAUTH_CLIENT_ID: ignored")
+            self._apps_script_client_id = ""
         self._certs_url = settings.google_certs_url
         self._skew = clock_skew_seconds
         self._adapter = CachingAdapter(clock=clock)
@@ -241,6 +248,34 @@ class AddonAuthenticator:
             raise AddonAuthError("email_unverified", "token email is not verified")
         return claims
 
+    def verify_caller(self, authorization: str | None, path: str) -> Rep | None:
+        """Verify the bearer token of a request to ``path``, from either deployment.
+
+        Google's HTTP deployment (:meth:`verify_request`) answers None: the rep comes next, from
+        the event's ``userIdToken``. When ``ADDON_APPS_SCRIPT_CLIENT_ID`` is set, a token that
+        fails that check may instead be the rep's own ID token minted by the Apps Script
+        forwarder (``ScriptApp.getIdentityToken()``, audience = the script's OAuth client);
+        then the rep it names is returned. The script binds the route itself (its ``onAction``
+        only forwards to known paths), so that token carries no route audience.
+        """
+        try:
+            self.verify_request(authorization, path)
+            return None
+        except AddonAuthError as exc:
+            if not self._apps_script_client_id or exc.reason in _NOT_A_TOKEN:
+                raise
+            try:
+                return self.verify_apps_script(authorization)
+            except AddonAuthError:
+                raise exc from None
+
+    def verify_apps_script(self, authorization: str | None) -> Rep:
+        """The rep an Apps Script bearer token names (audience ``ADDON_APPS_SCRIPT_CLIENT_ID``)."""
+        if not self._apps_script_client_id:
+            raise AddonAuthError("not_configured", "ADDON_APPS_SCRIPT_CLIENT_ID is not set")
+        claims = self._verify(_bearer(authorization), self._apps_script_client_id)
+        return _rep(claims, "token")
+
     def verify_user(self, user_id_token: str | None) -> Rep:
         """Verify ``authorizationEventObject.userIdToken`` and return the rep it names.
 
@@ -252,14 +287,7 @@ class AddonAuthenticator:
             raise AddonAuthError("not_configured", "ADDON_OAUTH_CLIENT_ID is not set")
         if not user_id_token:
             raise AddonAuthError("missing_user_token", "the event carries no userIdToken")
-        claims = self._verify(user_id_token, self._client_id)
-        email = claims.get("email")
-        sub = claims.get("sub")
-        if not isinstance(email, str) or not email.strip() or not isinstance(sub, str) or not sub:
-            raise AddonAuthError("malformed", "userIdToken has no email or subject")
-        if claims.get("email_verified") is not True:
-            raise AddonAuthError("email_unverified", "userIdToken email is not verified")
-        return Rep(email=email.strip().lower(), sub=sub)
+        return _rep(self._verify(user_id_token, self._client_id), "userIdToken")
 
     def _verify(self, token: str, audience: str) -> Mapping[str, Any]:
         try:
@@ -298,6 +326,16 @@ class AddonAuthenticator:
             log.debug("addon auth: %s (%s)", reason, type(exc).__name__)
             # `from None`: the original exception's message can contain the token itself.
             raise AddonAuthError(reason, message) from None
+
+
+def _rep(claims: Mapping[str, Any], what: str) -> Rep:
+    email = claims.get("email")
+    sub = claims.get("sub")
+    if not isinstance(email, str) or not email.strip() or not isinstance(sub, str) or not sub:
+        raise AddonAuthError("malformed", f"{what} has no email or subject")
+    if claims.get("email_verified") is not True:
+        raise AddonAuthError("email_unverified", f"{what} email is not verified")
+    return Rep(email=email.strip().lower(), sub=sub)
 
 
 # --------------------------------------------------------------------------- scopes and logging

@@ -28,7 +28,7 @@ against the verified rep's account.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 from . import paths
 from .views import (
@@ -322,7 +322,11 @@ def meeting_card(
     if reconnect_url:
         sections.append(reconnect_section(reconnect_url))
     when = fmt_range(meeting.start, meeting.end, ctx, all_day=meeting.all_day)
-    day = fmt_day(meeting.start, ctx) if meeting.start else None
+    day = None
+    if meeting.start and meeting.all_day:  # a calendar date, the same in every zone
+        day = fmt_day(datetime.combine(meeting.start.astimezone(UTC).date(), time(12)), ctx)
+    elif meeting.start:
+        day = fmt_day(meeting.start, ctx)
     about = [decorated(esc(when), top=day, icon="CLOCK")]
     if meeting.started_at:
         about.append(

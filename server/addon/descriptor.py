@@ -21,7 +21,8 @@ from typing import Any
 from . import paths, scopes
 
 PLACEHOLDER_ORIGIN = "https://PUBLIC_BASE_URL"
-LOGO_PATH = "/static/addon-logo.png"
+#: A Google-hosted Material icon, so the server serves no static files for the add-on.
+LOGO_URL = "https://www.gstatic.com/images/icons/material/system/2x/event_available_black_48dp.png"
 
 #: Hosts an ``openLink`` may go to, besides our own origin: Meet, and the Calendar event page
 #: (Calendar's ``htmlLink`` is on www.google.com/calendar/).
@@ -48,7 +49,7 @@ def template() -> dict[str, Any]:
         "addOns": {
             "common": {
                 "name": "Meeting Assistant",
-                "logoUrl": _url(LOGO_PATH),
+                "logoUrl": LOGO_URL,
                 "layoutProperties": {"primaryColor": "#1a73e8"},
                 "useLocaleFromApp": True,
                 "homepageTrigger": {"runFunction": _url(paths.HOME), "enabled": True},

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from google.cloud import gsuiteaddons_v1
 from google.protobuf import json_format
 
@@ -74,12 +75,14 @@ def test_every_url_is_ours_or_an_allowed_link_prefix() -> None:
         add_ons["calendar"]["eventOpenTrigger"]["runFunction"],
     ]
     assert {t[len(BASE) :] for t in triggers if t.startswith(BASE + "/")} == paths.TRIGGER_PATHS
-    assert add_ons["common"]["logoUrl"] == BASE + descriptor.LOGO_PATH
+    assert add_ons["common"]["logoUrl"] == descriptor.LOGO_URL
+    assert descriptor.LOGO_URL.startswith("https://www.gstatic.com/")
     prefixes = add_ons["common"]["openLinkUrlPrefixes"]
     assert prefixes == [BASE + "/", *descriptor.EXTERNAL_LINK_PREFIXES]
     for url in urls:
         assert url.startswith("https://"), url
-        assert url.startswith(BASE + "/") or url in descriptor.EXTERNAL_LINK_PREFIXES, url
+        ours = url.startswith(BASE + "/")
+        assert ours or url in (*descriptor.EXTERNAL_LINK_PREFIXES, descriptor.LOGO_URL), url
 
 
 def test_smallest_scopes() -> None:
@@ -154,3 +157,18 @@ def test_apps_script_functions_exist_and_paths_match() -> None:
         assert re.search(rf"^function {name}\(e\)", code, re.M), name
     quoted = set(re.findall(r"'(/addon/[a-z/-]+)'", code))
     assert quoted == paths.ADDON_PATHS
+
+
+def test_every_url_of_ours_is_a_route_of_the_app(app: Flask) -> None:
+    """Each trigger and action URL answers POST, and the connect flow's GET routes exist."""
+    base = app.config["SETTINGS"].public_base_url.rstrip("/")
+    rendered = descriptor.render(base)
+    ours = [s for s in _strings(rendered["addOns"]) if s.startswith(base + "/")]
+    ours = [u for u in ours if u not in rendered["addOns"]["common"]["openLinkUrlPrefixes"]]
+    adapter = app.url_map.bind("addon.test")
+    assert {u[len(base) :] for u in ours} == paths.TRIGGER_PATHS
+    for path in sorted(paths.ADDON_PATHS):
+        endpoint, _ = adapter.match(path, method="POST")
+        assert endpoint.startswith("addon."), path
+    for path in (paths.OAUTH_START, paths.OAUTH_CALLBACK):
+        adapter.match(path, method="GET")
