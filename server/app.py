@@ -7,8 +7,11 @@ import logging
 import requests
 from flask import Flask, Response, jsonify
 
-from server import web
-from server.calendars import oauth_routes
+from server import preview, web
+from server.addon import routes as addon_routes
+from server.calendars import api as calendar_api
+from server.calendars import oauth_routes, webhooks
+from server.calendars import tasks as calendar_tasks
 from server.config import Settings
 from server.crm import api
 from server.crypto import TokenCipher
@@ -31,11 +34,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     database = Database(settings.database_url)
     web.install(app, database)
-    app.extensions["jobs"] = Jobs(settings, database)
+    jobs = app.extensions["jobs"] = Jobs(settings, database)
+    calendar_tasks.register(jobs)
     app.extensions["cipher"] = TokenCipher(settings.token_encryption_keys)
     app.extensions["http"] = requests.Session()
     api.register(app)
     oauth_routes.register(app)
+    addon_routes.register(app)
+    calendar_api.register(app)
+    webhooks.register(app)
+    if settings.preview_enabled and not settings.is_production:
+        preview.register(app)  # the demo's local stand-in for the sidebar host
 
     @app.get("/healthz")
     def healthz() -> Response:

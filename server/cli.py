@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any, cast
 
 import click
@@ -12,11 +14,14 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from server import migrate
+from server.addon import descriptor
 from server.app import create_app
-from server.config import Settings, SettingsError
+from server.config import DEFAULT_INSTANCE_PATH, Settings, SettingsError
 from server.crm import services
 from server.crm.models import Account
 from server.db import Database
+from server.demo import DemoError, DemoOptions
+from server.demo import run as demo_run
 from server.errors import DomainError
 from server.jobs import Jobs
 
@@ -127,6 +132,31 @@ def sync_run(as_json: bool) -> None:
     emit({"jobs": results}, as_json, "\n".join(lines) or "no periodic jobs registered")
 
 
+@main.group()
+def addon() -> None:
+    """The Google Workspace add-on."""
+
+
+@addon.command("descriptor")
+@click.option("--base-url", required=True, help="PUBLIC_BASE_URL of the server Google calls")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None)
+def addon_descriptor(base_url: str, out: str | None) -> None:
+    """Print (or write to --out) the HTTP deployment descriptor for BASE_URL, for
+    ``gcloud workspace-add-ons deployments create NAME --deployment-file=FILE``."""
+    try:
+        document = descriptor.render(base_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-url") from exc
+    if not base_url.startswith("https://"):
+        click.echo("warning: Google only calls https endpoints", err=True)
+    text = json.dumps(document, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"deployment descriptor for {base_url} written to {out}")
+
+
 @main.command("worker")
 @click.option("--workers", default=2, show_default=True, help="worker threads")
 @with_appcontext
@@ -137,3 +167,27 @@ def worker(workers: int) -> None:
     click.echo(f"worker started with {workers} threads on {settings().queue_url.split('://')[0]}")
     consumer.run()
     sys.exit(0)
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="loopback address")
+@click.option("--port", default=8080, show_default=True, help="web port (0: any free port)")
+@click.option("--time-zone", default=None, help="the rep's time zone [default: this machine's]")
+@click.option("--locale", default="en-US", show_default=True, help="the rep's locale")
+@click.option("--connected", is_flag=True, help="start with the rep's calendar connected")
+def demo(host: str, port: int, time_zone: str | None, locale: str, connected: bool) -> None:
+    """Run everything locally with seeded data and a local Google; prints the preview URL."""
+    folder = os.environ.get("MEETING_ASSISTANT_INSTANCE", DEFAULT_INSTANCE_PATH)
+    zone = time_zone or demo_run.local_time_zone()
+    options = DemoOptions(
+        instance_path=Path(folder).resolve(),
+        host=host,
+        port=port,
+        time_zone=zone,
+        locale=locale,
+        connected=connected,
+    )
+    try:
+        demo_run.run(options, lambda line: click.echo(line))
+    except (DemoError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from exc
