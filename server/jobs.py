@@ -111,7 +111,11 @@ class Jobs:
         return {job.name: self.run_one(job.name) for job in self.periodic}
 
     def consumer(self, workers: int = 2) -> Any:
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+        # An idle SQLite consumer polls at most a second apart (Huey's default backs off to
+        # ten), so a push notification reaches the timeline promptly; Redis blocks instead.
+        return self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=True, max_delay=1.0
+        )
 
 
 def default_periodic_jobs() -> list[Periodic]:

@@ -318,3 +318,18 @@ def test_deleting_a_contact_unlinks_it_from_meetings(tenant: Any) -> None:
     assert after["attendees"][0]["email"] == "c@client.example"
     assert after["attendees"][0]["contact_id"] is None
     assert after["associations"] == []
+
+
+def test_r4_an_internal_attendee_never_puts_the_meeting_on_a_timeline(tenant: Any) -> None:
+    """A contact record with an internal address stays off the meeting (R4, A3)."""
+    inside = tenant.call("POST", "/contacts", json={"email": "boss@acme.example"}).get_json()
+    body = {
+        "title": "Internal",
+        "start": "2030-01-01T10:00:00+00:00",
+        "end": "2030-01-01T11:00:00+00:00",
+        "attendee_emails": ["boss@acme.example"],
+    }
+    meeting = tenant.call("POST", "/meetings", json=body).get_json()
+    assert meeting["attendees"][0]["internal"] is True
+    assert meeting["attendees"][0]["contact_id"] is None
+    assert tenant.call("GET", f"/contacts/{inside['id']}/timeline").get_json()["results"] == []

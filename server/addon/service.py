@@ -322,10 +322,6 @@ def ensure_meeting(
                 ical_uid=event.ical_uid,
                 idempotency_key=key,
             )
-            for attendee in meeting.attendees:
-                if attendee.internal:  # R4: internal people never reach a contact's timeline
-                    attendee.contact_id = None
-            session.flush()
     except IntegrityError:  # the same event, logged concurrently: use that one
         other = session.scalar(
             select(Meeting).where(

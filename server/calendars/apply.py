@@ -46,7 +46,7 @@ def process(
     if link is not None:
         meeting = ctx.meetings.get(link.meeting_id) if link.meeting_id else None
     else:
-        meeting = ctx.meetings.get(ctx.own_events.get(event.id) or -1)
+        meeting = ctx.meetings.get(ctx.adoptable.get(event.id, (None, ""))[0] or -1)
     meeting = _apply(ctx, event, decision, meeting, series)
     if meeting is None and decision.action in (Action.LOG, Action.MARK_CANCELED):
         # Nothing could be made (a cancelled occurrence whose series' meeting is gone): a
@@ -112,17 +112,6 @@ def _attendee_inputs(event: CalendarEvent) -> list[services.AttendeeInput]:
     return people
 
 
-def _set_people(ctx: PageContext, meeting: Meeting, event: CalendarEvent) -> None:
-    services.set_attendees(ctx.session, meeting, _attendee_inputs(event), ctx.people.directory)
-    _internal_off_timelines(meeting)
-
-
-def _internal_off_timelines(meeting: Meeting) -> None:
-    for attendee in meeting.attendees:
-        if attendee.internal:  # R4: an internal address never puts it on a contact's timeline
-            attendee.contact_id = None
-
-
 def _contact_pairs(ctx: PageContext, contacts: Sequence[str]) -> list[tuple[str, int]]:
     return [("contact", ctx.contact_ids[email]) for email in contacts if email in ctx.contact_ids]
 
@@ -153,7 +142,6 @@ def _create(
         ical_uid=event.ical_uid,
         idempotency_key=f"calendar:{ctx.connection.id}:{event.id}",
     )
-    _internal_off_timelines(meeting)
     ctx.meetings[meeting.id] = meeting
     return meeting
 
@@ -172,7 +160,7 @@ def _update(
     meeting.external_event_id = event.id
     if meeting.outcome == "canceled":
         meeting.outcome = "scheduled"  # the event is live again
-    _set_people(ctx, meeting, event)
+    services.set_attendees(ctx.session, meeting, _attendee_inputs(event), ctx.people.directory)
     if meeting.source == "calendar":
         # The contacts are ours to keep in step; deals or companies someone added are not.
         kept = [(a.object_type, a.object_id) for a in meeting.associations]
@@ -213,7 +201,6 @@ def _canceled_occurrence(
         ical_uid=master.ical_uid,
         idempotency_key=f"calendar:{ctx.connection.id}:{event.id}",
     )
-    _internal_off_timelines(meeting)
     ctx.meetings[meeting.id] = meeting
     return meeting
 

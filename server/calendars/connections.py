@@ -196,13 +196,11 @@ def disconnect(
 ) -> None:
     """Stop syncing and drop the grant; logged meetings stay (C5).
 
-    Push channels are stopped first, with the grant (``stop_channels``; a
-    :func:`google_revoker` brings the Google one along). ``revoke`` (best effort) then tells
-    Google to forget the grant.
+    ``stop_channels`` runs first, while the grant still works; ``revoke`` (best effort) then
+    tells Google to forget the grant. :func:`server.calendars.push.disconnect_google` passes
+    both; without them only the stored state changes (the sweep lets go of stale channels).
     """
     stored = connection.refresh_token_encrypted
-    if stop_channels is None and isinstance(revoke, GoogleRevoker):
-        stop_channels = revoke.channel_stopper()
     if stored and stop_channels is not None:
         try:
             stop_channels(session, connection, cipher.decrypt(stored))
@@ -219,22 +217,11 @@ def disconnect(
             log.warning("revoking the Google grant of connection %s failed", connection.id)
 
 
-class GoogleRevoker:
-    """Revokes a grant at Google's revoke endpoint; knows how to stop Google channels too."""
-
-    def __init__(self, settings: Settings, session: requests.Session) -> None:
-        self.settings = settings
-        self.session = session
-
-    def __call__(self, token: str) -> None:
-        revoke_url = self.settings.google_token_uri.rsplit("/", 1)[0] + "/revoke"
-        self.session.post(revoke_url, data={"token": token}, timeout=HTTP_TIMEOUT)
-
-    def channel_stopper(self) -> ChannelStopper:
-        from server.calendars import push  # push builds on the sync, which builds on this module
-
-        return push.channel_stopper(self.settings)
-
-
 def google_revoker(settings: Settings, session: requests.Session) -> Revoker:
-    return GoogleRevoker(settings, session)
+    """Revokes a grant at Google's revoke endpoint (next to the token endpoint)."""
+
+    def revoke(token: str) -> None:
+        revoke_url = settings.google_token_uri.rsplit("/", 1)[0] + "/revoke"
+        session.post(revoke_url, data={"token": token}, timeout=HTTP_TIMEOUT)
+
+    return revoke

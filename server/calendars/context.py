@@ -1,6 +1,8 @@
 """What one page's decisions need to know, loaded in a handful of queries: the account's
 directory and contacts, the stored links of the page's events (and of their series), the
-meetings behind them, and the events the outbox created (S1).
+meetings behind them, and the meetings the account already has for events this connection has
+no link for yet (scheduled from the CRM (S1), logged from the sidebar (A6), or logged from
+another rep's calendar), which the sync takes over instead of logging a second time.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class PageContext:
     meetings: dict[int, Meeting] = field(default_factory=dict)
     with_notes: set[int] = field(default_factory=set)
     contact_ids: dict[str, int] = field(default_factory=dict)  # normalised address -> contact
-    own_events: dict[str, int | None] = field(default_factory=dict)  # outbox event id -> meeting
+    # event id -> (meeting, origin) for meetings to take over; see _adoptable
+    adoptable: dict[str, tuple[int | None, str]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -63,16 +66,40 @@ def load_context(
     _load_links(ctx, ids)
     unknown = [e.id for e in events if e.id not in ctx.links]
     if unknown:
-        rows = session.execute(
-            select(CalendarOutboxItem.event_id, CalendarOutboxItem.meeting_id).where(
-                CalendarOutboxItem.account_id == connection.account_id,
-                CalendarOutboxItem.kind == "create",
-                CalendarOutboxItem.event_id.in_(unknown),
-            )
-        )
-        ctx.own_events = {event_id: meeting_id for event_id, meeting_id in rows}
-        load_meetings(ctx, [m for m in ctx.own_events.values() if m])
+        ctx.adoptable = _adoptable(session, connection.account_id, unknown)
+        load_meetings(ctx, [m for m, _ in ctx.adoptable.values() if m])
     return ctx
+
+
+def _adoptable(
+    session: Session, account_id: int, event_ids: Sequence[str]
+) -> dict[str, tuple[int | None, str]]:
+    """The account's meetings for these events, with the origin their link will get.
+
+    A meeting someone chose to log (scheduled in the CRM, or noted in the sidebar) has origin
+    "crm": it follows the event and outlives its deletion. One another rep's calendar logged
+    keeps the calendar's rules. The outbox's own creates count even before the calendar
+    answered with the event (the meeting may not carry the event id yet).
+    """
+    found: dict[str, tuple[int | None, str]] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        for event_id, meeting_id, source in session.execute(
+            select(Meeting.external_event_id, Meeting.id, Meeting.source)
+            .where(Meeting.account_id == account_id, Meeting.external_event_id.in_(chunk))
+            .order_by(Meeting.id)
+        ):
+            if event_id is not None and event_id not in found:
+                found[event_id] = (meeting_id, "calendar" if source == "calendar" else "crm")
+        for event_id, meeting_id in session.execute(
+            select(CalendarOutboxItem.event_id, CalendarOutboxItem.meeting_id).where(
+                CalendarOutboxItem.account_id == account_id,
+                CalendarOutboxItem.kind == "create",
+                CalendarOutboxItem.event_id.in_(chunk),
+            )
+        ):
+            found[event_id] = (meeting_id, "crm")
+    return found
 
 
 def _load_links(ctx: PageContext, ids: Iterable[str]) -> None:
@@ -112,11 +139,11 @@ def order_for_processing(ctx: PageContext, events: Sequence[CalendarEvent]) -> l
 def known_for(ctx: PageContext, event_id: str) -> Known | None:
     link = ctx.links.get(event_id)
     if link is None:
-        if event_id in ctx.own_events:  # created by the outbox; its link is not recorded yet
-            meeting_id = ctx.own_events[event_id]
+        if event_id in ctx.adoptable:  # a meeting exists; this connection has no link yet
+            meeting_id, origin = ctx.adoptable[event_id]
             has = meeting_id is not None and meeting_id in ctx.meetings
             return Known(
-                LinkStatus.LOGGED, has, origin="crm", has_notes=meeting_id in ctx.with_notes
+                LinkStatus.LOGGED, has, origin=origin, has_notes=meeting_id in ctx.with_notes
             )
         return None
     meeting_id = link.meeting_id

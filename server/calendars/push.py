@@ -18,16 +18,18 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
+import requests
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from server.calendars import locks, logfmt
+from server.calendars import connections, locks, logfmt
 from server.calendars.google import GoogleCalendar
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import CalendarProvider, NotFound, ProviderError
 from server.calendars.sync import ProviderFactory, SyncEnv
 from server.calendars.tables import CalendarSyncState, CalendarWatchChannel
 from server.config import Settings
+from server.crypto import TokenCipher
 from server.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -221,6 +223,24 @@ def channel_stopper(
         logfmt.info(log, "watch channels stopped", connection_id=connection.id, count=count)
 
     return stop
+
+
+def disconnect_google(
+    settings: Settings,
+    session: Session,
+    cipher: TokenCipher,
+    connection: CalendarConnection,
+    http: requests.Session,
+) -> None:
+    """C5: stop the connection's push channels, drop the grant (keeping what was logged), and
+    ask Google to revoke it."""
+    connections.disconnect(
+        session,
+        cipher,
+        connection,
+        revoke=connections.google_revoker(settings, http),
+        stop_channels=channel_stopper(settings),
+    )
 
 
 def sweep_channels(env: SyncEnv) -> Counter[str]:

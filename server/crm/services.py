@@ -255,6 +255,7 @@ def link_attendees_to_contact(session: Session, contact: Contact) -> None:
         select(Attendee).where(
             Attendee.email_normalized == contact.email_normalized,
             Attendee.meeting_id.in_(meeting_ids),
+            Attendee.internal.is_(False),
         )
     ):
         attendee.contact_id = contact.id
@@ -301,7 +302,8 @@ def set_attendees(
         row.organizer = item.organizer
         row.internal = people.is_internal(key)
         contact = contacts.get(key)
-        row.contact_id = contact.id if contact else None
+        # R4 / A3: internal people are shown as such and never put a meeting on a timeline.
+        row.contact_id = contact.id if contact and not row.internal else None
         if key not in current:
             meeting.attendees.append(row)
     session.flush()

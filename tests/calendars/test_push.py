@@ -196,8 +196,8 @@ def test_c5_disconnect_stops_every_channel_and_keeps_what_was_logged(watched: Ha
     with watched.database.transaction() as session, requests.Session() as http:
         row = session.get(CalendarConnection, watched.connection_id)
         assert row is not None
-        revoke = connections.google_revoker(watched.settings, http)
-        connections.disconnect(session, watched.app.extensions["cipher"], row, revoke)
+        cipher = watched.app.extensions["cipher"]
+        push.disconnect_google(watched.settings, session, cipher, row, http)
     assert watched.google.calendar.channels == {}
     assert {c.status for c in channels(watched)} == {push.STOPPED}
     assert len(watched.meetings()) == 1
