@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
@@ -19,10 +19,11 @@ from server.calendars.outbox import after_commit
 from server.calendars.push import ACTIVE
 from server.calendars.tables import CalendarSyncLogEntry, CalendarSyncState, CalendarWatchChannel
 from server.crm import services
-from server.crm.models import Account, User
+from server.crm.api import account, authenticate
+from server.crm.models import User
 from server.crm.schemas import ListQuery
 from server.db import utcnow
-from server.errors import Invalid, NotFound, Unauthorized
+from server.errors import Invalid, NotFound
 from server.jobs import Jobs
 from server.openapi import API_PREFIX
 from server.web import database, db_session, decode_cursor, doc, encode_cursor, query_args
@@ -67,24 +68,12 @@ class SyncRequested(Schema):
     requested = fields.Boolean()
 
 
-@bp.before_request
-def _authenticate() -> None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("an API token is required: Authorization: Bearer <token>")
-    account = services.account_for_token(db_session(), token.strip())
-    if account is None:
-        raise Unauthorized("the API token is not valid")
-    g.account = account
-
-
-def _account() -> Account:
-    return cast(Account, g.account)
+bp.before_request(authenticate)
 
 
 def _connection(connection_id: int) -> CalendarConnection:
     row = db_session().get(CalendarConnection, connection_id)
-    if row is None or row.account_id != _account().id:
+    if row is None or row.account_id != account().id:
         raise NotFound(f"calendar connection {connection_id} not found")
     return row
 
@@ -117,7 +106,7 @@ def _describe(row: CalendarConnection) -> dict[str, Any]:
 def list_connections() -> tuple[Response, int]:
     args = query_args(ListQuery())
     after = _int_cursor(args["cursor"])
-    query = select(CalendarConnection).where(CalendarConnection.account_id == _account().id)
+    query = select(CalendarConnection).where(CalendarConnection.account_id == account().id)
     rows, nxt = services.page(db_session(), query, CalendarConnection.id, after, args["limit"])
     body = {
         "results": [_describe(r) for r in rows],

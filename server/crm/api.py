@@ -26,8 +26,13 @@ RECORD_TYPES = {"companies": "company", "deals": "deal", "tickets": "ticket"}
 
 @bp.before_request
 def _authenticate() -> None:
-    if request.endpoint == "api.openapi":
-        return
+    if request.endpoint != "api.openapi":
+        authenticate()
+
+
+def authenticate() -> None:
+    """Every ``/api/v1`` route but the OpenAPI document: the bearer API token names the
+    account the request acts for (``account()``)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
