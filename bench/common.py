@@ -17,7 +17,7 @@ from server import migrate
 from server.app import create_app
 from server.calendars import connections
 from server.config import Settings
-from server.crm import services
+from server.crm import accounts
 from server.crm.models import User
 from server.db import Database
 from server.stand_ins.google import GoogleStandIn
@@ -59,7 +59,7 @@ def build(database_url: str | None, queue_url: str | None, public_base_url: str 
     migrate.upgrade(database)
     app = create_app(settings)
     with database.transaction() as session:
-        account, user, _ = services.create_account(session, "Acme", ["acme.example"], REP)
+        account, user, _ = accounts.create_account(session, "Acme", ["acme.example"], REP)
         account_id, user_id = account.id, user.id
     connection_id = connect(settings, database, app, google, user_id)
     return World(app, settings, database, google, account_id, user_id, connection_id)

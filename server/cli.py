@@ -17,7 +17,7 @@ from server import migrate
 from server.addon import descriptor
 from server.app import create_app
 from server.config import DEFAULT_INSTANCE_PATH, Settings, SettingsError
-from server.crm import services
+from server.crm import accounts
 from server.crm.models import Account
 from server.db import Database
 from server.demo import DemoError, DemoOptions
@@ -83,7 +83,7 @@ def account_create(name: str, domains: tuple[str, ...], user_email: str, as_json
     """Create an account with its internal domains and a first user; prints its API token once."""
     try:
         with database().transaction() as session:
-            acc, user, token = services.create_account(session, name, domains, user_email)
+            acc, user, token = accounts.create_account(session, name, domains, user_email)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     data = {"account_id": acc.id, "user_id": user.id, "api_token": token}
@@ -110,7 +110,7 @@ def user_add(account_id: int, email: str, name: str, as_json: bool) -> None:
             acc = session.get(Account, account_id)
             if acc is None:
                 raise click.ClickException(f"no account {account_id}")
-            row = services.add_user(session, acc, email, name)
+            row = accounts.add_user(session, acc, email, name)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     data = {"account_id": account_id, "user_id": row.id, "email": row.email}

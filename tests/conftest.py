@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from server import migrate
 from server.app import create_app
 from server.config import Settings
-from server.crm import services
+from server.crm import accounts
 from server.db import Database
 from server.models import metadata
 from tests import netguard
@@ -158,7 +158,7 @@ def make_tenant(app: Flask, database: Database) -> Any:
     def make(name: str = "Acme", domain: str = "acme.example", user: str | None = None) -> Tenant:
         email = user or f"rep@{domain}"
         with database.transaction() as session:
-            account, row, token = services.create_account(session, name, [domain], email)
+            account, row, token = accounts.create_account(session, name, [domain], email)
         return Tenant(account.id, row.id, email, token, app.test_client())
 
     return make

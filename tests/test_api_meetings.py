@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from server.crm import services
+from server.crm import accounts, services
 from server.crm.models import Account, Engagement, Meeting
 from server.db import Database
 
@@ -73,7 +73,7 @@ def test_attendees_link_contacts_in_any_case_and_mark_internal(
     with database.transaction() as session:
         account = session.get(Account, tenant.account_id)
         assert account is not None
-        services.add_user(session, account, "partner@freelance.example")
+        accounts.add_user(session, account, "partner@freelance.example")
 
     meeting = create_meeting(
         tenant,
@@ -218,7 +218,7 @@ def test_notes_newest_first_with_author_and_server_time(tenant: Any, database: D
     # A note written by a rep (the add-on's path) carries its author.
     with database.transaction() as session:
         row = services.get_owned(session, Meeting, tenant.account_id, meeting["id"])
-        author = services.user_by_email(session, tenant.user_email)
+        author = accounts.user_by_email(session, tenant.user_email)
         services.add_note(session, row, "Follow up next week", author)
     third = tenant.call("POST", f"/meetings/{meeting['id']}/notes", json={"body": "Sent deck"})
 

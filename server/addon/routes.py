@@ -30,7 +30,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from server.calendars import connections
 from server.calendars.models import DISCONNECTED
 from server.config import Settings
-from server.crm import services
+from server.crm import accounts
 from server.crypto import TokenCipher
 from server.db import utcnow
 from server.errors import DomainError, Invalid, Unauthorized
@@ -153,7 +153,7 @@ def _serve(path: str) -> Json:
             log.warning("addon: rep refused", extra={"path": path, "reason": exc.reason})
             raise Unauthorized(str(exc), {"reason": exc.reason}) from None
     session = db_session()
-    user = services.user_by_email(session, rep.email)
+    user = accounts.user_by_email(session, rep.email)
     ctx = RenderContext.create(settings.public_base_url, event.tz, event.locale)
     if user is None:
         return _card_answer(kind, cards.unknown_rep_card(ctx, rep.email))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.calendars.provider import CalendarEvent
-from server.crm import services
+from server.crm import accounts, services, timeline
 from server.crm.models import (
     EMAIL_MAX,
     NAME_MAX,
@@ -167,7 +167,7 @@ def attendee_views(
 ) -> list[AttendeeView]:
     """A3: every guest marked internal (account domains, users, vendor), contact, or not."""
     people = guests(event, user)
-    directory = services.directory(session, user.account_id, vendor_domains)
+    directory = accounts.directory(session, user.account_id, vendor_domains)
     contacts = services.contacts_by_email(session, user.account_id, (p.email for p in people))
     out = []
     for person in people:
@@ -238,7 +238,7 @@ def meeting_view(
 
 def contact_view(session: Session, contact: Contact) -> ContactView:
     """A3: the contact card's data: details and the latest timeline items."""
-    rows, _ = services.timeline(session, contact, None, cards.MAX_TIMELINE)
+    rows, _ = timeline.timeline(session, contact, None, cards.MAX_TIMELINE)
     return ContactView(
         contact_id=str(contact.id),
         email=contact.email,
@@ -275,7 +275,7 @@ def add_contact(
     person = next((p for p in guests(event, user) if normalize_email(p.email) == wanted), None)
     if person is None or len(person.email.strip()) > EMAIL_MAX:
         raise Refused("That address isn't a guest of this meeting.")
-    directory = services.directory(session, user.account_id, vendor_domains)
+    directory = accounts.directory(session, user.account_id, vendor_domains)
     if directory.is_internal(wanted):
         raise Refused("People of your own company aren't added as contacts.")
     first, _, last = " ".join(person.name.replace("\x00", "").split()).partition(" ")
@@ -294,7 +294,7 @@ def ensure_meeting(
     found = meeting_for_event(session, user, event.id)
     if found is not None:
         return found
-    directory = services.directory(session, user.account_id, vendor_domains)
+    directory = accounts.directory(session, user.account_id, vendor_domains)
     people = guests(event, user)
     contacts = services.contacts_by_email(session, user.account_id, (p.email for p in people))
     external = [c for key, c in contacts.items() if not directory.is_internal(key)]

@@ -19,7 +19,7 @@ from server.calendars.models import CalendarConnection
 from server.calendars.provider import CalendarEvent
 from server.calendars.rules import Known, LinkStatus, People, Series
 from server.calendars.tables import CalendarEventLink, CalendarOutboxItem, CalendarSyncState
-from server.crm import services
+from server.crm import accounts, services
 from server.crm.models import Meeting, Note, User
 
 
@@ -57,7 +57,7 @@ def load_context(
     contacts = services.contacts_by_email(session, connection.account_id, emails)
     people = People(
         calendar_email=connection.external_email or owner.email,
-        directory=services.directory(session, connection.account_id, vendor_domains),
+        directory=accounts.directory(session, connection.account_id, vendor_domains),
         contacts=frozenset(contacts),
     )
     ctx = PageContext(session, connection, state, owner, people, now)

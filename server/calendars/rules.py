@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from server.calendars.provider import CalendarEvent
+from server.crm.accounts import Directory
 from server.crm.models import normalize_email
-from server.crm.services import Directory
 
 # Event types that are not meetings (Google's focus time, out of office, working location).
 MEETING_EVENT_TYPES = frozenset({"default", "fromGmail"})

@@ -14,7 +14,7 @@ from marshmallow import Schema
 from sqlalchemy import select
 
 from server.calendars import scheduling as calendar_scheduling
-from server.crm import schemas, serialize, services
+from server.crm import accounts, schemas, serialize, services, timeline
 from server.crm.models import MAX_ID, Account, Contact, Meeting, User
 from server.errors import Invalid, NotFound, Unauthorized
 from server.openapi import API_PREFIX, build
@@ -37,7 +37,7 @@ def authenticate() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("an API token is required: Authorization: Bearer <token>")
-    account = services.account_for_token(db_session(), token.strip())
+    account = accounts.account_for_token(db_session(), token.strip())
     if account is None:
         raise Unauthorized("the API token is not valid")
     g.account = account
@@ -128,7 +128,7 @@ def contact_timeline(contact_id: int) -> tuple[Response, int]:
     contact = services.get_owned(session, Contact, account().id, contact_id)
     args = query_args(schemas.ListQuery())
     cursor = _timeline_cursor(decode_cursor(args["cursor"]))
-    rows, nxt = services.timeline(session, contact, cursor, args["limit"])
+    rows, nxt = timeline.timeline(session, contact, cursor, args["limit"])
     body = {
         "results": [serialize.timeline_item(r) for r in rows],
         "next_cursor": _encode_time_cursor(nxt),
@@ -136,11 +136,11 @@ def contact_timeline(contact_id: int) -> tuple[Response, int]:
     return _json(schemas.Timeline(), body)
 
 
-def _encode_time_cursor(nxt: services.TimelineCursor | None) -> str | None:
+def _encode_time_cursor(nxt: timeline.TimelineCursor | None) -> str | None:
     return encode_cursor(f"{nxt[0].isoformat()}|{nxt[1]}") if nxt else None
 
 
-def _timeline_cursor(raw: str | None) -> services.TimelineCursor | None:
+def _timeline_cursor(raw: str | None) -> timeline.TimelineCursor | None:
     if raw is None:
         return None
     at, _, last = raw.partition("|")
@@ -189,7 +189,7 @@ for _plural, _type in RECORD_TYPES.items():
 def _owner(email: str | None) -> User | None:
     if email is None:
         return None
-    user = services.user_by_email(db_session(), email)
+    user = accounts.user_by_email(db_session(), email)
     if user is None or user.account_id != account().id:
         raise Invalid("owner_email is not a user of this account", {"owner_email": email})
     return user
@@ -204,7 +204,7 @@ def _attendees(emails: list[str]) -> list[services.AttendeeInput]:
 def create_meeting() -> tuple[Response, int]:
     data = json_body(schemas.MeetingIn())
     session = db_session()
-    people = services.directory(session, account().id)
+    people = accounts.directory(session, account().id)
     meeting = services.create_meeting(
         session,
         account().id,
@@ -255,7 +255,7 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
         owner = _owner(data["owner_email"])
         meeting.owner_id = owner.id if owner else None
     if "attendee_emails" in data:
-        people = services.directory(session, account().id)
+        people = accounts.directory(session, account().id)
         services.set_attendees(session, meeting, _attendees(data["attendee_emails"]), people)
     if "associations" in data:
         services.set_associations(session, meeting, data["associations"])
@@ -281,7 +281,7 @@ def list_notes(meeting_id: int) -> tuple[Response, int]:
     meeting = services.get_owned(session, Meeting, account().id, meeting_id)
     args = query_args(schemas.ListQuery())
     cursor = _timeline_cursor(decode_cursor(args["cursor"]))
-    rows, nxt = services.notes(session, meeting, cursor, args["limit"])
+    rows, nxt = timeline.notes(session, meeting, cursor, args["limit"])
     body = {"results": [serialize.note(n) for n in rows], "next_cursor": _encode_time_cursor(nxt)}
     return _json(schemas.NoteList(), body)
 

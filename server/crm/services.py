@@ -7,23 +7,19 @@ flush; the caller's boundary commits.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, delete, or_, select, union
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload, with_polymorphic
+from sqlalchemy.orm import Session
 
+from server.crm.accounts import Directory
 from server.crm.models import (
     MAX_ID,
-    Account,
-    AccountDomain,
     Activity,
-    ApiToken,
     Association,
     Attendee,
     Company,
@@ -34,7 +30,6 @@ from server.crm.models import (
     Note,
     Ticket,
     User,
-    email_domain,
     normalize_email,
 )
 from server.db import Base, utcnow
@@ -47,82 +42,6 @@ OBJECT_MODELS: dict[str, type[Any]] = {
     "deal": Deal,
     "ticket": Ticket,
 }
-
-
-# --- accounts, users, tokens ---------------------------------------------------------------
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_account(
-    session: Session, name: str, domains: Sequence[str], user_email: str, user_name: str = ""
-) -> tuple[Account, User, str]:
-    """Create an account with its internal domains, a first user and an API token (shown once)."""
-    account = Account(name=name)
-    account.domains = [AccountDomain(domain=d.strip().lower()) for d in dict.fromkeys(domains)]
-    session.add(account)
-    session.flush()
-    user = add_user(session, account, user_email, user_name)
-    return account, user, issue_api_token(session, account)
-
-
-def add_user(session: Session, account: Account, email: str, name: str = "") -> User:
-    normalized = normalize_email(email)
-    if "@" not in normalized:
-        raise Invalid("not an email address", {"email": email})
-    if session.scalar(select(User.id).where(User.email_normalized == normalized)):
-        raise Conflict("a user with this email already exists", {"email": email})
-    user = User(account_id=account.id, email=email.strip(), email_normalized=normalized, name=name)
-    session.add(user)
-    session.flush()
-    return user
-
-
-def issue_api_token(session: Session, account: Account) -> str:
-    token = "ma_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(account_id=account.id, token_hash=hash_token(token), prefix=token[:10]))
-    session.flush()
-    return token
-
-
-def account_for_token(session: Session, token: str) -> Account | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    return session.get(Account, row.account_id) if row else None
-
-
-def user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email_normalized == normalize_email(email)))
-
-
-@dataclass(frozen=True)
-class Directory:
-    """Who counts as internal for an account (R4, A3): its domains and its users."""
-
-    domains: frozenset[str]
-    user_emails: frozenset[str]
-    vendor_domains: frozenset[str] = frozenset()
-
-    def is_internal(self, email: str) -> bool:
-        domain = email_domain(email)
-        return (
-            domain in self.domains
-            or domain in self.vendor_domains
-            or normalize_email(email) in self.user_emails
-        )
-
-
-def directory(session: Session, account_id: int, vendor_domains: Iterable[str] = ()) -> Directory:
-    domains = session.scalars(
-        select(AccountDomain.domain).where(AccountDomain.account_id == account_id)
-    )
-    emails = session.scalars(select(User.email_normalized).where(User.account_id == account_id))
-    return Directory(
-        domains=frozenset(d.lower() for d in domains),
-        user_emails=frozenset(emails),
-        vendor_domains=frozenset(d.lower() for d in vendor_domains),
-    )
 
 
 # --- generic lookups -----------------------------------------------------------------------
@@ -449,70 +368,3 @@ def create_activity(
     session.flush()
     set_associations(session, activity, associations)
     return activity
-
-
-# --- timeline ------------------------------------------------------------------------------
-
-TimelineCursor = tuple[datetime, int]
-
-
-def _newest_first(
-    session: Session, query: Select[Any], entity: Any, cursor: TimelineCursor | None, limit: int
-) -> tuple[list[Any], TimelineCursor | None]:
-    """Keyset pagination by ``(occurred_at, id)`` descending: the page after ``cursor`` and the
-    cursor of the next one (``None`` at the end). Ties on ``occurred_at`` are broken by id."""
-    query = query.order_by(entity.occurred_at.desc(), entity.id.desc())
-    if cursor is not None:
-        at, last_id = cursor
-        query = query.where(
-            or_(entity.occurred_at < at, and_(entity.occurred_at == at, entity.id < last_id))
-        )
-    rows = list(session.scalars(query.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, ((rows[-1].occurred_at, rows[-1].id) if more and rows else None)
-
-
-def notes(
-    session: Session, meeting: Meeting, cursor: TimelineCursor | None, limit: int
-) -> tuple[list[Note], TimelineCursor | None]:
-    """A meeting's notes, newest first, a page at a time."""
-    query = (
-        select(Note)
-        .where(Note.account_id == meeting.account_id, Note.parent_id == meeting.id)
-        .options(joinedload(Note.owner))
-    )
-    return _newest_first(session, query, Note, cursor, limit)
-
-
-def timeline(
-    session: Session, contact: Contact, cursor: TimelineCursor | None, limit: int
-) -> tuple[list[Engagement], TimelineCursor | None]:
-    """A contact's timeline, newest first: meetings the contact attends or is associated with,
-    their notes, and the contact's other activities.
-
-    Always four queries whatever the length: the page, then meetings' attendees, notes and
-    associations loaded in bulk.
-    """
-    related = union(
-        select(Attendee.meeting_id.label("id")).where(Attendee.contact_id == contact.id),
-        select(Association.engagement_id.label("id")).where(
-            Association.object_type == "contact", Association.object_id == contact.id
-        ),
-    ).subquery()
-    ids = select(related.c.id)
-    poly = with_polymorphic(Engagement, [Meeting, Note, Activity])
-    query = (
-        select(poly)
-        .where(
-            poly.account_id == contact.account_id,
-            or_(poly.id.in_(ids), poly.parent_id.in_(ids)),
-        )
-        .options(
-            selectinload(poly.Meeting.attendees),
-            selectinload(poly.Meeting.notes).joinedload(Note.owner),
-            selectinload(poly.associations),
-            selectinload(poly.owner),
-        )
-    )
-    return _newest_first(session, query, poly, cursor, limit)

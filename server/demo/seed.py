@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from server.calendars import connections
 from server.calendars.models import ACTIVE, RECONNECT_NEEDED, CalendarConnection
-from server.crm import services
+from server.crm import accounts, services
 from server.crm.models import Account, Company, Contact, User
 from server.crypto import TokenCipher
 from server.db import Database, utcnow
@@ -42,7 +42,7 @@ def seed(database: Database, instance_path: Path, now: datetime | None = None) -
     moment = now or utcnow()
     token_path = instance_path / TOKEN_FILE
     with database.transaction() as session:
-        rep = services.user_by_email(session, people.REP.email)
+        rep = accounts.user_by_email(session, people.REP.email)
         if rep is None:
             account_id, token = _create(session, moment)
             created = True
@@ -52,17 +52,17 @@ def seed(database: Database, instance_path: Path, now: datetime | None = None) -
             if not token:
                 account = session.get(Account, account_id)
                 assert account is not None
-                token = services.issue_api_token(session, account)
+                token = accounts.issue_api_token(session, account)
     if created or not token_path.exists():
         _write_secret(token_path, token)
     return Seeded(account_id, people.REP.email, token, created)
 
 
 def _create(session: Session, now: datetime) -> tuple[int, str]:
-    account, _rep, token = services.create_account(
+    account, _rep, token = accounts.create_account(
         session, people.ACCOUNT_NAME, people.DOMAINS, people.REP.email, people.REP.name
     )
-    services.add_user(session, account, people.MANAGER.email, people.MANAGER.name)
+    accounts.add_user(session, account, people.MANAGER.email, people.MANAGER.name)
     companies: dict[str, Company] = {}
     for item in people.COMPANIES:
         company = services.create_record(session, account.id, "company", item.name)
@@ -92,7 +92,7 @@ def _history(
 ) -> None:
     """A little past activity, so the contacts' timelines are not empty."""
     rep = session.scalar(select(User).where(User.email_normalized == people.REP.email))
-    directory = services.directory(session, account.id)
+    directory = accounts.directory(session, account.id)
     start = (now - timedelta(days=6)).replace(minute=0, second=0, microsecond=0)
     alice = contacts[people.ALICE.email]
     meeting = services.create_meeting(

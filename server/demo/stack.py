@@ -27,7 +27,7 @@ from server import migrate
 from server.app import create_app
 from server.calendars import connections
 from server.config import Settings
-from server.crm import services
+from server.crm import accounts
 from server.crypto import TokenCipher
 from server.db import Database, utcnow
 from server.jobs import Jobs
@@ -218,7 +218,7 @@ class DemoStack:
         assert self.app is not None
         database = cast(Database, self.app.extensions["database"])
         with database.transaction() as session:
-            user = services.user_by_email(session, email)
+            user = accounts.user_by_email(session, email)
             if user is None:
                 raise DemoError(f"{email} is not a demo user")
             state = connections.sign_state(settings, user)

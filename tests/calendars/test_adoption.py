@@ -8,7 +8,7 @@ from __future__ import annotations
 from server.addon import service as sidebar
 from server.calendars.google_parse import parse_event
 from server.calendars.sync import sync_connection
-from server.crm import services
+from server.crm import accounts
 from server.crm.models import Account, Meeting, User
 from tests.calendars.conftest import REP, Harness, connect_calendar
 
@@ -55,7 +55,7 @@ def test_r1_two_reps_with_one_event_share_one_meeting(cal: Harness) -> None:
     with cal.database.transaction() as session:
         account = session.get(Account, cal.tenant.account_id)
         assert account is not None
-        sam_id = services.add_user(session, account, colleague).id
+        sam_id = accounts.add_user(session, account, colleague).id
     sam_connection = connect_calendar(cal.settings, cal.database, cal.app, cal.google, sam_id)
     body = {
         "summary": "Joint pitch",

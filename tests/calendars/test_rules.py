@@ -18,7 +18,7 @@ from server.calendars.rules import (
     fingerprint,
     match_guests,
 )
-from server.crm.services import Directory
+from server.crm.accounts import Directory
 
 CONNECTED = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 AFTER = CONNECTED + timedelta(hours=1)

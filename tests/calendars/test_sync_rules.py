@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from server.crm import services
+from server.crm import accounts
 from server.crm.models import Account
 from tests.calendars.conftest import REP, SOON, Clock, Harness
 
@@ -88,7 +88,7 @@ def test_r4_internal_people_are_never_logged(cal: Harness) -> None:
     with cal.database.transaction() as session:
         account = session.get(Account, cal.tenant.account_id)
         assert account is not None
-        services.add_user(session, account, "consultant@gmail.example")
+        accounts.add_user(session, account, "consultant@gmail.example")
     colleague = cal.contact("bob@acme.example")  # an internal address kept as a contact
     consultant = cal.contact("consultant@gmail.example")  # a user of the account
     vendor = cal.contact("help@meeting-assistant.app")  # CRM_VENDOR_DOMAINS

@@ -19,7 +19,7 @@ from server.addon.routes import EXTENSION, AddonRuntime
 from server.calendars import connections
 from server.calendars.models import CalendarConnection
 from server.config import Settings
-from server.crm import services
+from server.crm import accounts
 from server.crm.models import Account, Meeting
 from server.db import Database
 from server.stand_ins.google import GoogleStandIn
@@ -149,7 +149,7 @@ def connected(rep: Rep) -> Rep:
 
 def connection_of(database: Database, email: str) -> CalendarConnection | None:
     with database.transaction() as session:
-        user = services.user_by_email(session, email)
+        user = accounts.user_by_email(session, email)
         assert user is not None
         row = connections.connection_for(session, user)
         if row is not None:
@@ -161,7 +161,7 @@ def add_user(database: Database, account_id: int, email: str) -> None:
     with database.transaction() as session:
         account = session.get(Account, account_id)
         assert account is not None
-        services.add_user(session, account, email)
+        accounts.add_user(session, account, email)
 
 
 def meeting_ids(database: Database, account_id: int) -> list[int]:

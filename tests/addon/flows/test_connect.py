@@ -12,7 +12,7 @@ from flask import Flask
 from server.addon import paths
 from server.calendars import connections
 from server.calendars.models import ACTIVE, DISCONNECTED, RECONNECT_NEEDED
-from server.crm import services
+from server.crm import accounts
 from server.crypto import TokenCipher
 from server.db import Database
 
@@ -152,7 +152,7 @@ def test_reconnect_needed_shows_a_banner_and_the_sidebar_still_works(
     connected: Rep, database: Database
 ) -> None:
     with database.transaction() as session:
-        user = services.user_by_email(session, connected.email)
+        user = accounts.user_by_email(session, connected.email)
         assert user is not None
         row = connections.connection_for(session, user)
         assert row is not None

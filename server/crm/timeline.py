@@ -1,0 +1,76 @@
+"""Reading engagements newest first: a contact's timeline and a meeting's notes, a page at a
+time by keyset on ``(occurred_at, id)``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, union
+from sqlalchemy.orm import Session, joinedload, selectinload, with_polymorphic
+
+from server.crm.models import Activity, Association, Attendee, Contact, Engagement, Meeting, Note
+
+TimelineCursor = tuple[datetime, int]
+
+
+def _newest_first(
+    session: Session, query: Select[Any], entity: Any, cursor: TimelineCursor | None, limit: int
+) -> tuple[list[Any], TimelineCursor | None]:
+    """Keyset pagination by ``(occurred_at, id)`` descending: the page after ``cursor`` and the
+    cursor of the next one (``None`` at the end). Ties on ``occurred_at`` are broken by id."""
+    query = query.order_by(entity.occurred_at.desc(), entity.id.desc())
+    if cursor is not None:
+        at, last_id = cursor
+        query = query.where(
+            or_(entity.occurred_at < at, and_(entity.occurred_at == at, entity.id < last_id))
+        )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, ((rows[-1].occurred_at, rows[-1].id) if more and rows else None)
+
+
+def notes(
+    session: Session, meeting: Meeting, cursor: TimelineCursor | None, limit: int
+) -> tuple[list[Note], TimelineCursor | None]:
+    """A meeting's notes, newest first, a page at a time."""
+    query = (
+        select(Note)
+        .where(Note.account_id == meeting.account_id, Note.parent_id == meeting.id)
+        .options(joinedload(Note.owner))
+    )
+    return _newest_first(session, query, Note, cursor, limit)
+
+
+def timeline(
+    session: Session, contact: Contact, cursor: TimelineCursor | None, limit: int
+) -> tuple[list[Engagement], TimelineCursor | None]:
+    """A contact's timeline, newest first: meetings the contact attends or is associated with,
+    their notes, and the contact's other activities.
+
+    Always four queries whatever the length: the page, then meetings' attendees, notes and
+    associations loaded in bulk.
+    """
+    related = union(
+        select(Attendee.meeting_id.label("id")).where(Attendee.contact_id == contact.id),
+        select(Association.engagement_id.label("id")).where(
+            Association.object_type == "contact", Association.object_id == contact.id
+        ),
+    ).subquery()
+    ids = select(related.c.id)
+    poly = with_polymorphic(Engagement, [Meeting, Note, Activity])
+    query = (
+        select(poly)
+        .where(
+            poly.account_id == contact.account_id,
+            or_(poly.id.in_(ids), poly.parent_id.in_(ids)),
+        )
+        .options(
+            selectinload(poly.Meeting.attendees),
+            selectinload(poly.Meeting.notes).joinedload(Note.owner),
+            selectinload(poly.associations),
+            selectinload(poly.owner),
+        )
+    )
+    return _newest_first(session, query, poly, cursor, limit)
