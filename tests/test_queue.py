@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import threading
 import uuid
@@ -20,6 +19,7 @@ from server.crm.models import Company
 from server.db import Database
 from server.jobs import JobContext, Jobs, Periodic
 from tests.conftest import TEST_QUEUE_URL
+from tests.workers import running
 
 # The suite's Redis database in the Redis run, else one the SQLite run has to itself.
 REDIS_URL = TEST_QUEUE_URL if TEST_QUEUE_URL.startswith("redis") else "redis://127.0.0.1:6379/14"
@@ -61,20 +61,10 @@ def close(queue: Jobs) -> None:
 
 @pytest.fixture
 def consumer(jobs: Jobs) -> Iterator[Any]:
-    """A running consumer with thread workers and its scheduler, stopped gracefully afterwards.
-
-    ``start`` installs the consumer's signal handlers (the worker command wants them); they are
-    put back so the rest of the session keeps its own.
-    """
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    """A running consumer with thread workers and its scheduler, stopped gracefully afterwards."""
     worker = jobs.consumer(workers=2)
-    try:
-        worker.start()
+    with running(worker):
         yield worker
-    finally:
-        worker.stop(graceful=True)
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
     threads = [thread for _, thread in worker.worker_threads] + [worker.scheduler]
     assert not any(thread.is_alive() for thread in threads)
 

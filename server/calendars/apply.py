@@ -116,6 +116,12 @@ def _contact_pairs(ctx: PageContext, contacts: Sequence[str]) -> list[tuple[str,
     return [("contact", ctx.contact_ids[email]) for email in contacts if email in ctx.contact_ids]
 
 
+def _meeting_key(ctx: PageContext, event: CalendarEvent) -> str:
+    """A meeting this connection logs for an event is made once, however often the page is
+    replayed (a crash before the page's commit repeats it)."""
+    return f"calendar:{ctx.connection.id}:{event.id}"
+
+
 def _create(
     ctx: PageContext, event: CalendarEvent, contacts: Sequence[str], outcome: str
 ) -> Meeting:
@@ -140,7 +146,7 @@ def _create(
         external_calendar_id=ctx.connection.calendar_id,
         external_event_id=event.id,
         ical_uid=event.ical_uid,
-        idempotency_key=f"calendar:{ctx.connection.id}:{event.id}",
+        idempotency_key=_meeting_key(ctx, event),
     )
     ctx.meetings[meeting.id] = meeting
     return meeting
@@ -199,7 +205,7 @@ def _canceled_occurrence(
         external_calendar_id=ctx.connection.calendar_id,
         external_event_id=event.id,
         ical_uid=master.ical_uid,
-        idempotency_key=f"calendar:{ctx.connection.id}:{event.id}",
+        idempotency_key=_meeting_key(ctx, event),
     )
     ctx.meetings[meeting.id] = meeting
     return meeting

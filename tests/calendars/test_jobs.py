@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from server.app import create_app
 from server.calendars import connections, push
 from server.crm.models import User
 from tests.calendars.conftest import SOON, Harness
+from tests.workers import running
 
 JANE = "jane@client.example"
 
@@ -55,7 +55,6 @@ def live(cal: Harness) -> Iterator[tuple[Flask, str]]:
 
 @pytest.fixture
 def worker(live: tuple[Flask, str]) -> Iterator[Any]:
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     consumer = (
         live[0]
         .extensions["jobs"]
@@ -63,13 +62,8 @@ def worker(live: tuple[Flask, str]) -> Iterator[Any]:
             workers=2, worker_type="thread", periodic=False, initial_delay=0.01, max_delay=0.05
         )
     )
-    try:
-        consumer.start()
+    with running(consumer):
         yield consumer
-    finally:
-        consumer.stop(graceful=True)
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 def test_the_worker_turns_a_push_notification_into_a_timeline_entry(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from server.calendars.tables import CalendarWatchChannel
 from server.db import utcnow
 from server.stand_ins.google import Notification
 from tests.calendars.conftest import REP, SOON, Harness
+from tests.workers import running
 
 JANE = "jane@client.example"
 HOOK = push.WEBHOOK_PATH
@@ -102,17 +102,11 @@ def test_a_flood_of_1000_notifications_enqueues_one_sync(watched: Harness) -> No
 
 @pytest.fixture
 def consumer(watched: Harness) -> Iterator[Any]:
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     worker = watched.jobs.huey.create_consumer(
         workers=2, worker_type="thread", periodic=False, initial_delay=0.01, max_delay=0.05
     )
-    try:
-        worker.start()
+    with running(worker):
         yield worker
-    finally:
-        worker.stop(graceful=True)
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 def test_1000_notifications_while_a_worker_runs_make_a_handful_of_syncs(
