@@ -16,6 +16,7 @@ from flask import Flask
 from server import migrate
 from server.app import create_app
 from server.calendars import connections
+from server.calendars.google.oauth import GoogleOAuth
 from server.config import Settings
 from server.crm import accounts
 from server.crm.models import User
@@ -71,12 +72,12 @@ def connect(
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
-        url = connections.authorization_url(
+        url = GoogleOAuth().authorization_url(
             settings, connections.sign_state(settings, user), user.email
         )
     code = parse_qs(urlsplit(google.oauth.approve(url)).query)["code"][0]
     with requests.Session() as http:
-        grant = connections.exchange_code(settings, code, http)
+        grant = GoogleOAuth().exchange_code(settings, code, http)
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None

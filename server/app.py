@@ -9,9 +9,7 @@ from flask import Flask, Response, jsonify
 
 from server import preview, web
 from server.addon import routes as addon_routes
-from server.calendars import api as calendar_api
-from server.calendars import oauth_routes, webhooks
-from server.calendars import tasks as calendar_tasks
+from server.calendars import feature as calendars
 from server.config import Settings
 from server.crm import api
 from server.crypto import TokenCipher
@@ -35,14 +33,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = Database(settings.database_url)
     web.install(app, database)
     jobs = app.extensions["jobs"] = Jobs(settings, database)
-    calendar_tasks.register(jobs)
     app.extensions["cipher"] = TokenCipher(settings.token_encryption_keys)
     app.extensions["http"] = requests.Session()
     api.register(app)
-    oauth_routes.register(app)
     addon_routes.register(app)
-    calendar_api.register(app)
-    webhooks.register(app)
+    calendars.install(app, database, jobs)
     if settings.preview_enabled and not settings.is_production:
         preview.register(app)  # the demo's local stand-in for the sidebar host
 

@@ -126,9 +126,19 @@ def sync() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def sync_run(as_json: bool) -> None:
-    """Run every registered periodic job once in the foreground, then exit."""
-    results = jobs().run_all_once()
-    lines = [f"{name}: {json.dumps(result, default=str)}" for name, result in results.items()]
+    """Run every periodic job once now, in the foreground (every active calendar connection is
+    synced, due or not), then exit; prints what each did."""
+    results = jobs().run_all_once(now=True)
+    lines = []
+    for name, result in results.items():
+        reports = result.get("connections") or []
+        summary = {k: v for k, v in result.items() if k != "connections"}
+        lines.append(f"{name}: {json.dumps(summary, default=str)}")
+        lines += [
+            f"  connection {r['connection_id']} ({r['provider']}, {r['user_email']}): "
+            f"{r['status']}, {r['events']} events, {json.dumps(r['actions'])}"
+            for r in reports
+        ]
     emit({"jobs": results}, as_json, "\n".join(lines) or "no periodic jobs registered")
 
 

@@ -68,7 +68,10 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Every session starts with this (shared) ``info``: what features hang on the database,
+        # such as the subscribers of CRM events (``server.crm.events``).
+        self.session_info: dict[str, Any] = {}
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
 
     @property
     def dialect(self) -> str:

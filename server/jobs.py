@@ -1,7 +1,9 @@
 """The task queue (Huey) and the periodic jobs.
 
-SQLite-backed by default, Redis when ``QUEUE_URL`` is ``redis://``. Features register their
-periodic jobs in ``PERIODIC``; ``sync run`` runs each once, the worker runs them on a schedule.
+SQLite-backed by default, Redis when ``QUEUE_URL`` is ``redis://``. Each feature registers its
+own tasks and periodic jobs from its own package (``create_app`` calls it); this module knows
+none of them. The worker runs periodic jobs on their schedule; ``sync run`` runs each once
+now, through its ``run_now`` when it has one (work that is not due yet included).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ PeriodicJob = Callable[[JobContext], JobResult]
 @dataclass(frozen=True)
 class Periodic:
     name: str
-    run: PeriodicJob
+    run: PeriodicJob  # what the schedule runs: the work that is due
     every_minutes: int = 1
+    run_now: PeriodicJob | None = None  # ``sync run``: everything, due or not
 
 
 def make_huey(settings: Settings, name: str = "meeting-assistant") -> Huey:
@@ -65,8 +68,6 @@ class Jobs:
     def __post_init__(self) -> None:
         self.huey = make_huey(self.settings)
         self.context = JobContext(self.settings, self.database, self)
-        for job in default_periodic_jobs():
-            self.register_periodic(job)
 
         def run_periodic(name: str) -> JobResult:
             return self.run_one(name)
@@ -97,18 +98,19 @@ class Jobs:
         scheduled.__name__ = f"periodic_{job.name}"
         self.huey.periodic_task(crontab(minute=minutes), name=f"periodic_{job.name}")(scheduled)
 
-    def run_one(self, name: str) -> JobResult:
+    def run_one(self, name: str, *, now: bool = False) -> JobResult:
+        """Run the periodic job ``name`` in the foreground; ``now`` uses its ``run_now``."""
         job = next((j for j in self.periodic if j.name == name), None)
         if job is None:
             raise KeyError(f"no periodic job named {name!r}")
         started = time.monotonic()
-        result = job.run(self.context)
+        result = (job.run_now if now and job.run_now else job.run)(self.context)
         log.info("job %s done in %.3fs", name, time.monotonic() - started)
         return result
 
-    def run_all_once(self) -> dict[str, JobResult]:
+    def run_all_once(self, *, now: bool = False) -> dict[str, JobResult]:
         """Run every registered periodic job once, in the foreground (``sync run``)."""
-        return {job.name: self.run_one(job.name) for job in self.periodic}
+        return {job.name: self.run_one(job.name, now=now) for job in self.periodic}
 
     def consumer(self, workers: int = 2) -> Any:
         # An idle SQLite consumer polls at most a second apart (Huey's default backs off to
@@ -116,10 +118,3 @@ class Jobs:
         return self.huey.create_consumer(
             workers=workers, worker_type="thread", periodic=True, max_delay=1.0
         )
-
-
-def default_periodic_jobs() -> list[Periodic]:
-    """The periodic jobs features register (the calendar and Salesforce syncs add theirs)."""
-    from server.calendars import tasks as calendar_tasks  # it needs this module's types
-
-    return [*calendar_tasks.periodic_jobs()]

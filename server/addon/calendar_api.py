@@ -13,13 +13,12 @@ google-api-python-client, static discovery and the base URLs from the settings.
   https://developers.google.com/workspace/add-ons/guides/alternate-runtimes
 - Reading the user's token: https://developers.google.com/workspace/add-ons/guides/alternate-runtimes
 
-Event resources are parsed with :func:`server.calendars.google_parse.parse_event`, the same
+Event resources are parsed with :func:`server.calendars.google.parse.parse_event`, the same
 parser the sync uses.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.utils import getaddresses
@@ -32,7 +31,8 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from server.calendars.google_parse import parse_event
+from server.calendars.google.client import error_reason
+from server.calendars.google.parse import parse_event
 from server.calendars.provider import CalendarEvent
 from server.config import Settings
 
@@ -108,20 +108,11 @@ def _service(name: str, version: str, api_url: str, token: str | None, timeout: 
     )
 
 
-def _reason(exc: HttpError) -> str:
-    try:
-        error = json.loads(exc.content.decode("utf-8"))["error"]
-        errors = error.get("errors") or []
-        return str(errors[0].get("reason", "")) if errors else str(error.get("status", ""))
-    except (ValueError, KeyError, AttributeError, IndexError, TypeError):
-        return ""
-
-
 def _execute(request: Any, what: str) -> Any:
     try:
         return request.execute(num_retries=1)
     except HttpError as exc:
-        status, reason = exc.resp.status, _reason(exc)
+        status, reason = exc.resp.status, error_reason(exc)
         raise GoogleApiError(f"{what} answered {status} {reason}".strip(), status, reason) from None
     except RefreshError:
         raise GoogleApiError(f"{what}: Google refused the user token", 401, "authError") from None

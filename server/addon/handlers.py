@@ -294,7 +294,7 @@ def add_note(call: Call) -> Json:
 
 def disconnect(call: Call) -> Json:
     """C5: stop the sync, stop push channels and drop the grant; what was logged stays."""
-    push.disconnect_google(call.settings, call.session, call.cipher, call.connection, call.http)
+    push.disconnect(call.settings, call.session, call.cipher, call.connection, call.http)
     log.info("addon: calendar disconnected", extra={"connection_id": call.connection.id})
     card = cards.connect_card(call.ctx, connections.start_url(call.settings, call.user))
     return responses.pop_to_root(card, "Calendar disconnected. Your meetings and notes stay.")

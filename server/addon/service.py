@@ -16,6 +16,7 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.calendars.meetings import attendee_inputs, meeting_key
 from server.calendars.provider import CalendarEvent
 from server.crm import accounts, services, timeline
 from server.crm.models import (
@@ -44,27 +45,11 @@ from .views import (
 
 SOURCE = "assistant"
 CALENDAR = "primary"
-#: Event types that are not meetings (working location, out of office, focus time, birthdays).
-MEETING_EVENT_TYPES = frozenset({"default", "fromGmail"})
-_KEY_MAX = 200  # engagements.idempotency_key
 
 
 class Refused(Exception):
     """An action named something the rep cannot see (a tampered or stale id). Nothing changed;
     the message is safe to show."""
-
-
-def _key(prefix: str, value: str) -> str:
-    key = prefix + value
-    if len(key) <= _KEY_MAX:
-        return key
-    return prefix + "#" + hashlib.sha256(value.encode()).hexdigest()
-
-
-def meeting_key(event_id: str) -> str:
-    """The idempotency key of the meeting the add-on logs for ``event_id``: two concurrent
-    first notes on one event make one meeting."""
-    return _key("gcal:", event_id)
 
 
 def note_key(user: User, event_id: str, nonce: str) -> str:
@@ -125,27 +110,15 @@ def owned_contact(session: Session, user: User, contact_id: str | None) -> Conta
 
 
 def guests(event: CalendarEvent, user: User) -> list[services.AttendeeInput]:
-    """The people of an event: its guests (rooms and equipment left out), and the organizer
-    when someone else organises it without being listed."""
-    people = [
-        services.AttendeeInput(a.email, a.name, a.response_status, a.organizer)
-        for a in event.attendees
-        if not a.resource and a.email
-    ]
-    listed = {normalize_email(p.email) for p in people}
-    organizer = normalize_email(event.organizer_email)
-    if organizer and organizer not in listed and organizer != user.email_normalized:
-        people.insert(
-            0, services.AttendeeInput(event.organizer_email, event.organizer_name, "", True)
-        )
-    return people
+    """The people of an event, as the sync sees them too."""
+    return attendee_inputs(event)
 
 
 def summaries(
     session: Session, user: User, events: Sequence[CalendarEvent]
 ) -> list[MeetingSummaryView]:
     """A2: one line per meeting of the day, with the logged meeting's id when there is one."""
-    meetings = [e for e in events if e.event_type in MEETING_EVENT_TYPES]
+    meetings = [e for e in events if e.is_meeting]
     logged = meetings_for_events(session, user, (e.id for e in meetings))
     return [
         MeetingSummaryView(

@@ -11,11 +11,10 @@ from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from marshmallow import Schema, fields
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.calendars import locks, tasks
 from server.calendars.models import CalendarConnection
-from server.calendars.outbox import after_commit
 from server.calendars.push import ACTIVE
 from server.calendars.tables import CalendarSyncLogEntry, CalendarSyncState, CalendarWatchChannel
 from server.crm import services
@@ -26,6 +25,7 @@ from server.db import utcnow
 from server.errors import Invalid, NotFound
 from server.jobs import Jobs
 from server.openapi import API_PREFIX
+from server.rows import after_commit
 from server.web import database, db_session, decode_cursor, doc, encode_cursor, query_args
 
 bp = Blueprint("calendar_api", __name__, url_prefix=API_PREFIX)
@@ -35,6 +35,7 @@ class ConnectionOut(Schema):
     id = fields.Integer()
     user_email = fields.String()
     provider = fields.String()
+    account_email = fields.String()
     status = fields.String()
     status_reason = fields.String()
     connected_at = fields.AwareDateTime()
@@ -78,27 +79,42 @@ def _connection(connection_id: int) -> CalendarConnection:
     return row
 
 
-def _describe(row: CalendarConnection) -> dict[str, Any]:
-    session = db_session()
-    state = session.get(CalendarSyncState, row.id)
-    user = session.get(User, row.user_id)
-    push_expiry = session.scalar(
-        select(CalendarWatchChannel.expires_at)
-        .where(CalendarWatchChannel.connection_id == row.id, CalendarWatchChannel.status == ACTIVE)
-        .order_by(CalendarWatchChannel.expires_at.desc())
+def _described(connection_ids: list[int]) -> list[dict[str, Any]]:
+    """The connections with their rep, sync state and latest push expiry: one query."""
+    if not connection_ids:
+        return []
+    push_expiry = (
+        select(func.max(CalendarWatchChannel.expires_at))
+        .where(
+            CalendarWatchChannel.connection_id == CalendarConnection.id,
+            CalendarWatchChannel.status == ACTIVE,
+        )
+        .correlate(CalendarConnection)
+        .scalar_subquery()
     )
-    return {
-        "id": row.id,
-        "user_email": user.email if user else "",
-        "provider": row.provider,
-        "status": row.status,
-        "status_reason": row.status_reason,
-        "connected_at": row.connected_at,
-        "last_synced_at": state.last_synced_at if state else None,
-        "next_sync_at": state.next_sync_at if state else None,
-        "last_error": state.last_error if state else "",
-        "push_expires_at": push_expiry,
-    }
+    query = (
+        select(CalendarConnection, User.email, CalendarSyncState, push_expiry)
+        .join(User, User.id == CalendarConnection.user_id)
+        .outerjoin(CalendarSyncState, CalendarSyncState.connection_id == CalendarConnection.id)
+        .where(CalendarConnection.id.in_(connection_ids))
+        .order_by(CalendarConnection.id)
+    )
+    return [
+        {
+            "id": row.id,
+            "user_email": email,
+            "provider": row.provider,
+            "account_email": row.external_email,
+            "status": row.status,
+            "status_reason": row.status_reason,
+            "connected_at": row.connected_at,
+            "last_synced_at": state.last_synced_at if state else None,
+            "next_sync_at": state.next_sync_at if state else None,
+            "last_error": state.last_error if state else "",
+            "push_expires_at": expires,
+        }
+        for row, email, state, expires in db_session().execute(query)
+    ]
 
 
 @bp.get("/calendar-connections")
@@ -107,9 +123,9 @@ def list_connections() -> tuple[Response, int]:
     args = query_args(ListQuery())
     after = _int_cursor(args["cursor"])
     query = select(CalendarConnection).where(CalendarConnection.account_id == account().id)
-    rows, nxt = services.page(db_session(), query, CalendarConnection.id, after, args["limit"])
+    found, nxt = services.page(db_session(), query, CalendarConnection.id, after, args["limit"])
     body = {
-        "results": [_describe(r) for r in rows],
+        "results": _described([row.id for row in found]),
         "next_cursor": encode_cursor(str(nxt)) if nxt else None,
     }
     return jsonify(ConnectionList().dump(body)), 200

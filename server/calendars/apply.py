@@ -21,11 +21,12 @@ from server.calendars.context import (
     order_for_processing,
     series_for,
 )
+from server.calendars.meetings import attendee_inputs, meeting_key
 from server.calendars.provider import CalendarEvent
 from server.calendars.rules import Action, Decision, Known, LinkStatus, Series
 from server.calendars.tables import CalendarEventLink, CalendarSyncLogEntry
 from server.crm import services
-from server.crm.models import Meeting, normalize_email
+from server.crm.models import Meeting
 
 __all__ = ["PageContext", "load_context", "order_for_processing", "process", "reconcile"]
 
@@ -97,29 +98,8 @@ def _apply(
     return meeting
 
 
-def _attendee_inputs(event: CalendarEvent) -> list[services.AttendeeInput]:
-    people = [
-        services.AttendeeInput(a.email, a.name, a.response_status, a.organizer)
-        for a in event.attendees
-        if not a.resource
-    ]
-    listed = {normalize_email(a.email) for a in people}
-    if event.organizer_email and normalize_email(event.organizer_email) not in listed:
-        organizer = services.AttendeeInput(
-            event.organizer_email, event.organizer_name, "accepted", True
-        )
-        people.insert(0, organizer)
-    return people
-
-
 def _contact_pairs(ctx: PageContext, contacts: Sequence[str]) -> list[tuple[str, int]]:
     return [("contact", ctx.contact_ids[email]) for email in contacts if email in ctx.contact_ids]
-
-
-def _meeting_key(ctx: PageContext, event: CalendarEvent) -> str:
-    """A meeting this connection logs for an event is made once, however often the page is
-    replayed (a crash before the page's commit repeats it)."""
-    return f"calendar:{ctx.connection.id}:{event.id}"
 
 
 def _create(
@@ -134,7 +114,7 @@ def _create(
         start=event.start,
         end=max(event.end, event.start),
         people=ctx.people.directory,
-        attendees=_attendee_inputs(event),
+        attendees=attendee_inputs(event),
         associations=_contact_pairs(ctx, contacts),
         owner=ctx.owner,
         source="calendar",
@@ -146,7 +126,7 @@ def _create(
         external_calendar_id=ctx.connection.calendar_id,
         external_event_id=event.id,
         ical_uid=event.ical_uid,
-        idempotency_key=_meeting_key(ctx, event),
+        idempotency_key=meeting_key(event.id),
     )
     ctx.meetings[meeting.id] = meeting
     return meeting
@@ -166,7 +146,7 @@ def _update(
     meeting.external_event_id = event.id
     if meeting.outcome == "canceled":
         meeting.outcome = "scheduled"  # the event is live again
-    services.set_attendees(ctx.session, meeting, _attendee_inputs(event), ctx.people.directory)
+    services.set_attendees(ctx.session, meeting, attendee_inputs(event), ctx.people.directory)
     if meeting.source == "calendar":
         # The contacts are ours to keep in step; deals or companies someone added are not.
         kept = [(a.object_type, a.object_id) for a in meeting.associations]
@@ -205,7 +185,7 @@ def _canceled_occurrence(
         external_calendar_id=ctx.connection.calendar_id,
         external_event_id=event.id,
         ical_uid=master.ical_uid,
-        idempotency_key=_meeting_key(ctx, event),
+        idempotency_key=meeting_key(event.id),
     )
     ctx.meetings[meeting.id] = meeting
     return meeting

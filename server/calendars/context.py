@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server.calendars.models import CalendarConnection
@@ -91,14 +91,21 @@ def _adoptable(
         ):
             if event_id is not None and event_id not in found:
                 found[event_id] = (meeting_id, "calendar" if source == "calendar" else "crm")
-        for event_id, meeting_id in session.execute(
-            select(CalendarOutboxItem.event_id, CalendarOutboxItem.meeting_id).where(
+        for key, remote_id, meeting_id in session.execute(
+            select(
+                CalendarOutboxItem.idempotency_key,
+                CalendarOutboxItem.remote_event_id,
+                CalendarOutboxItem.meeting_id,
+            ).where(
                 CalendarOutboxItem.account_id == account_id,
                 CalendarOutboxItem.kind == "create",
-                CalendarOutboxItem.event_id.in_(chunk),
+                or_(
+                    CalendarOutboxItem.idempotency_key.in_(chunk),
+                    CalendarOutboxItem.remote_event_id.in_(chunk),
+                ),
             )
         ):
-            found[event_id] = (meeting_id, "crm")
+            found[remote_id if remote_id in chunk else key] = (meeting_id, "crm")
     return found
 
 

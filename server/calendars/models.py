@@ -11,7 +11,7 @@ from server.crm.models import Timestamped, User
 from server.db import Base
 
 ACTIVE = "active"
-RECONNECT_NEEDED = "reconnect_needed"
+NEEDS_RECONNECT = "needs_reconnect"
 DISCONNECTED = "disconnected"
 
 

@@ -1,5 +1,5 @@
-"""``/oauth/google/start`` and ``/oauth/google/callback``: the pages the add-on's connect
-button opens in an overlay (A1). When the overlay closes, the add-on reloads its card.
+"""``/oauth/<provider>/start`` and ``/oauth/<provider>/callback``: the pages a connect button
+opens (the add-on's overlay, A1). When the overlay closes, the add-on reloads its card.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import requests
 from flask import Blueprint, Flask, current_app, redirect, request
 from werkzeug.wrappers import Response
 
-from server.calendars import connections
+from server.calendars import connections, providers
 from server.calendars import tasks as calendar_tasks
+from server.calendars.provider import ProviderError
+from server.calendars.providers import ConnectError
 from server.config import Settings
 from server.crm.models import User
 from server.crypto import TokenCipher
@@ -37,37 +39,43 @@ def _page(title: str, message: str, status: int = 200) -> Response:
     return Response(html, status=status, mimetype="text/html")
 
 
-@bp.get(connections.START_PATH)
-def start() -> Response:
+@bp.get(connections.start_path("<provider>"))
+def start(provider: str) -> Response:
     settings = _settings()
     state = request.args.get("state", "")
     try:
-        data = connections.read_state(settings, state)
+        oauth = providers.get(provider).oauth
+        data = connections.read_state(settings, state, provider)
         user = db_session().get(User, data["u"])
         if user is None or user.email_normalized != data.get("e"):
-            raise connections.ConnectError("this connect link is not valid")
-        return redirect(connections.authorization_url(settings, state, user.email))
-    except connections.ConnectError as exc:
+            raise ConnectError("this connect link is not valid")
+        return redirect(oauth.authorization_url(settings, state, user.email))
+    except ProviderError:
+        return _page("Calendar not connected", "This calendar provider is not available.", 404)
+    except ConnectError as exc:
         return _page("Calendar not connected", str(exc), 400)
 
 
-@bp.get(connections.CALLBACK_PATH)
-def callback() -> Response:
+@bp.get(connections.callback_path("<provider>"))
+def callback(provider: str) -> Response:
     settings = _settings()
     if request.args.get("error"):
         return _page("Calendar not connected", "Access was not granted.", 400)
     try:
-        data = connections.read_state(settings, request.args.get("state", ""))
+        oauth = providers.get(provider).oauth
+        data = connections.read_state(settings, request.args.get("state", ""), provider)
         session = db_session()
         user = session.get(User, data["u"])
         if user is None or user.email_normalized != data.get("e"):
-            raise connections.ConnectError("this connect link is not valid")
+            raise ConnectError("this connect link is not valid")
         http = cast(requests.Session, current_app.extensions["http"])
-        grant = connections.exchange_code(settings, request.args.get("code", ""), http)
+        grant = oauth.exchange_code(settings, request.args.get("code", ""), http)
         cipher = cast(TokenCipher, current_app.extensions["cipher"])
-        connection = connections.connect(session, cipher, user, grant)
+        connection = connections.connect(session, cipher, user, grant, provider=provider)
         calendar_tasks.start_after_commit(session, current_app.extensions["jobs"], connection.id)
-    except connections.ConnectError as exc:
+    except ProviderError:
+        return _page("Calendar not connected", "This calendar provider is not available.", 404)
+    except ConnectError as exc:
         return _page("Calendar not connected", str(exc), 400)
     except Invalid as exc:
         return _page("Calendar not connected", exc.message, 400)

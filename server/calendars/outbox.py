@@ -1,12 +1,16 @@
 """Scheduling from the CRM (S1-S3) through an outbox.
 
-``POST /meetings`` writes the meeting and a ``create`` row in one transaction; the worker
-creates the event on the owner's primary calendar with invitations (``sendUpdates=all``).
-The event id is chosen when the row is written and derived from the meeting, so a retried
-create (a lost answer, a crash before the result was recorded) meets Google's 409 and sends
-no second round of invitations. Attendee changes in the CRM queue an ``update`` row that
-patches the event and notifies the guests (S3, beyond the original). Deleting the meeting
-leaves the event alone (S2): nothing is queued.
+A new meeting writes a ``create`` row in the meeting's own transaction; the worker creates
+the event on the owner's primary calendar, with invitations unless told not to. The row's
+idempotency key is chosen when it is written and derived from the meeting, so a retried
+create (a lost answer, a crash before the result was recorded) finds the event the first
+attempt made and sends no second round of invitations; the provider's id for the event is
+recorded apart from the key once it answers. Attendee changes in the CRM queue an ``update``
+row that changes the event and notifies the guests (S3, beyond the original). Deleting the
+meeting leaves the event alone (S2): nothing is queued.
+
+Rows are claimed with one conditional update (a worker that dies holding one lets it go when
+the claim ends), carried out by the handler of their kind, and retried with backoff.
 """
 
 from __future__ import annotations
@@ -17,17 +21,16 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import event as sa_event
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server import rows
 from server.calendars import logfmt, rules
-from server.calendars.connections import mark_reconnect_needed
-from server.calendars.models import CalendarConnection
+from server.calendars.connections import mark_needs_reconnect
+from server.calendars.models import DISCONNECTED, CalendarConnection
 from server.calendars.provider import (
     CalendarEvent,
     CalendarProvider,
@@ -36,11 +39,10 @@ from server.calendars.provider import (
     NotFound,
     ProviderError,
     ReconnectNeeded,
-    SendUpdates,
     TemporaryError,
 )
 from server.calendars.rules import LinkStatus
-from server.calendars.sync import SyncEnv
+from server.calendars.sync import SyncEnv, refused_access
 from server.calendars.tables import CalendarEventLink, CalendarOutboxItem, CalendarSyncState
 from server.crm.models import Meeting, User, normalize_email
 
@@ -52,10 +54,12 @@ WAIT_FOR_RECONNECT = timedelta(minutes=15)
 UPDATE_FIELDS = frozenset({"title", "description", "start", "end", "attendees"})
 
 
-def event_id_for(meeting: Meeting) -> str:
-    """A Google event id (base32hex, 5-1024 chars) derived from the meeting alone: the same
-    meeting always gives the same id, a meeting of another database (or a recreated one with
-    the same number) a different one, because the creation instant is part of it."""
+def idempotency_key(meeting: Meeting) -> str:
+    """The key of the meeting's calendar event, derived from the meeting alone: the same
+    meeting always gives the same key, a meeting of another database (or a recreated one with
+    the same number) a different one, because the creation instant is part of it. It is
+    base32hex of 5-1024 characters, so a provider that lets the caller choose the event id
+    (Google) takes it as the id, and one that does not (Graph) as its ``transactionId``."""
     seed = f"meeting:{meeting.account_id}:{meeting.id}:{meeting.created_at.isoformat()}"
     digest = hashlib.sha256(seed.encode()).digest()[:20]
     return "ma" + base64.b32hexencode(digest).decode().lower().rstrip("=")
@@ -68,8 +72,8 @@ def schedule_create(
         account_id=meeting.account_id,
         meeting_id=meeting.id,
         kind="create",
-        event_id=event_id_for(meeting),
-        send_updates="all" if send_invites else "none",
+        idempotency_key=idempotency_key(meeting),
+        notify=send_invites,
         next_attempt_at=meeting.created_at,
     )
     session.add(item)
@@ -93,37 +97,13 @@ def schedule_update(
         account_id=meeting.account_id,
         meeting_id=meeting.id,
         kind="update",
-        event_id=create.event_id,
-        send_updates="all" if send_invites else "none",
+        idempotency_key=create.idempotency_key,
+        notify=send_invites,
         fields=",".join(changed),
     )
     session.add(item)
     session.flush()
     return item
-
-
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the session's transaction commits (dropped on rollback): the
-    worker must not look for a row before it is visible."""
-    pending: list[Callable[[], None]] = session.info.setdefault("calendar_after_commit", [])
-    if not session.info.get("calendar_hooks"):
-        session.info["calendar_hooks"] = True
-        sa_event.listen(session, "after_commit", _run_callbacks)
-        sa_event.listen(session, "after_soft_rollback", _drop_callbacks)
-    pending.append(callback)
-
-
-def _run_callbacks(session: Session) -> None:
-    callbacks = session.info.pop("calendar_after_commit", [])
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception:  # the sweep picks the row up anyway
-            log.exception("after-commit callback failed")
-
-
-def _drop_callbacks(session: Session, _previous: Any) -> None:
-    session.info.pop("calendar_after_commit", None)
 
 
 # --- the worker's side -----------------------------------------------------------------------
@@ -132,8 +112,9 @@ def _drop_callbacks(session: Session, _previous: Any) -> None:
 @dataclass(frozen=True)
 class _Job:
     kind: str
-    event_id: str
-    send_updates: SendUpdates
+    key: str
+    event_id: str | None  # the provider's id of the event to update
+    notify: bool
     fields: frozenset[str]
     connection: CalendarConnection
     refresh_token: str
@@ -141,21 +122,20 @@ class _Job:
     meeting: Meeting
 
 
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        (CalendarOutboxItem.status == "pending") & (CalendarOutboxItem.next_attempt_at <= now),
+        (CalendarOutboxItem.status == "processing") & (CalendarOutboxItem.claimed_until < now),
+    )
+
+
 def process_due(env: SyncEnv, limit: int = 100) -> Counter[str]:
     """Carry out the due rows, oldest first."""
-    now = env.now()
     with env.database.transaction() as session:
         ids = list(
             session.scalars(
                 select(CalendarOutboxItem.id)
-                .where(
-                    or_(
-                        (CalendarOutboxItem.status == "pending")
-                        & (CalendarOutboxItem.next_attempt_at <= now),
-                        (CalendarOutboxItem.status == "processing")
-                        & (CalendarOutboxItem.claimed_until < now),
-                    )
-                )
+                .where(_claimable(env.now()))
                 .order_by(CalendarOutboxItem.id)
                 .limit(limit)
             )
@@ -167,25 +147,16 @@ def _claim(env: SyncEnv, item_id: int) -> bool:
     """Take the row for a while; a worker that dies holding it lets it go when the claim ends."""
     now = env.now()
     with env.database.transaction() as session:
-        result = session.execute(
-            update(CalendarOutboxItem)
-            .where(
-                CalendarOutboxItem.id == item_id,
-                or_(
-                    (CalendarOutboxItem.status == "pending")
-                    & (CalendarOutboxItem.next_attempt_at <= now),
-                    (CalendarOutboxItem.status == "processing")
-                    & (CalendarOutboxItem.claimed_until < now),
-                ),
-            )
-            .values(
-                status="processing",
-                claimed_until=now + CLAIM_FOR,
-                attempts=CalendarOutboxItem.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
+        return rows.claim(
+            session,
+            CalendarOutboxItem,
+            (CalendarOutboxItem.id == item_id) & _claimable(now),
+            {
+                "status": "processing",
+                "claimed_until": now + CLAIM_FOR,
+                "attempts": CalendarOutboxItem.attempts + 1,
+            },
         )
-        return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def process_item(env: SyncEnv, item_id: int) -> str:
@@ -204,14 +175,7 @@ def process_item(env: SyncEnv, item_id: int) -> str:
 
 def _call(env: SyncEnv, item_id: int, prepared: _Job, provider: CalendarProvider) -> str:
     try:
-        if prepared.kind == "create":
-            created = provider.insert_event(
-                prepared.event_id, _new_event(prepared), prepared.send_updates
-            )
-        else:
-            created = provider.patch_event(
-                prepared.event_id, _changes(prepared), prepared.send_updates
-            )
+        created = HANDLERS[prepared.kind](provider, prepared)
     except NotFound:
         return _finish(env, item_id, "skipped", "the calendar event no longer exists")
     except ReconnectNeeded:
@@ -240,7 +204,7 @@ def _prepare(env: SyncEnv, item_id: int) -> _Job | str:
         connection = session.scalar(
             select(CalendarConnection).where(CalendarConnection.user_id == owner.id)
         )
-        if connection is None or connection.status == "disconnected":
+        if connection is None or connection.status == DISCONNECTED:
             reason = "the owner has no connected calendar: the meeting is logged, no event made"
             return _close(item, "skipped", reason, env)
         if not connection.active or not connection.refresh_token_encrypted:
@@ -248,6 +212,7 @@ def _prepare(env: SyncEnv, item_id: int) -> _Job | str:
             item.next_attempt_at = env.now() + WAIT_FOR_RECONNECT
             item.reason = "waiting for the owner to reconnect the calendar"
             return "pending"
+        create = None
         if item.kind == "update":
             create = session.scalar(
                 select(CalendarOutboxItem).where(
@@ -264,11 +229,13 @@ def _prepare(env: SyncEnv, item_id: int) -> _Job | str:
         item.connection_id = connection.id
         token = env.cipher.decrypt(connection.refresh_token_encrypted)
         _ = meeting.attendees  # loaded now: used after the session closes
+        target = create.remote_event_id if create is not None else None
         session.expunge_all()
         return _Job(
             item.kind,
-            item.event_id,
-            "all" if item.send_updates == "all" else "none",
+            item.idempotency_key,
+            target,
+            item.notify,
             frozenset(filter(None, item.fields.split(","))),
             connection,
             token,
@@ -313,6 +280,23 @@ def _changes(job: _Job) -> EventChanges:
     )
 
 
+def _create(provider: CalendarProvider, job: _Job) -> CalendarEvent:
+    return provider.create_event(job.key, _new_event(job), notify=job.notify)
+
+
+def _update(provider: CalendarProvider, job: _Job) -> CalendarEvent:
+    if job.event_id is None:
+        raise NotFound("the calendar event was never recorded")
+    return provider.update_event(job.event_id, _changes(job), notify=job.notify)
+
+
+# What a row of each kind does to the calendar.
+HANDLERS: dict[str, Callable[[CalendarProvider, _Job], CalendarEvent]] = {
+    "create": _create,
+    "update": _update,
+}
+
+
 def _close(item: CalendarOutboxItem, status: str, reason: str, env: SyncEnv) -> str:
     item.status, item.reason, item.claimed_until = status, reason[:500], None
     item.done_at = env.now()
@@ -343,7 +327,7 @@ def _wait_for_reconnect(env: SyncEnv, item_id: int, connection_id: int) -> str:
     with env.database.transaction() as session:
         connection = session.get(CalendarConnection, connection_id)
         if connection is not None and connection.active:
-            mark_reconnect_needed(connection, "Google no longer accepts the calendar access")
+            mark_needs_reconnect(connection, refused_access(connection))
         item = session.get(CalendarOutboxItem, item_id)
         assert item is not None
         item.status, item.claimed_until = "pending", None
@@ -360,6 +344,8 @@ def _record(env: SyncEnv, item_id: int, job: _Job, event: CalendarEvent) -> str:
                 item = session.get(CalendarOutboxItem, item_id)
                 meeting = session.get(Meeting, job.meeting.id)
                 assert item is not None
+                if job.kind == "create":
+                    item.remote_event_id = event.id
                 if meeting is not None and job.kind == "create":
                     meeting.external_event_id = event.id
                     meeting.external_calendar_id = job.connection.calendar_id
@@ -367,7 +353,7 @@ def _record(env: SyncEnv, item_id: int, job: _Job, event: CalendarEvent) -> str:
                     _link(session, job.connection.id, event, meeting.id)
                 elif meeting is not None:
                     _link(session, job.connection.id, event, meeting.id)
-                sent = "invitations sent" if job.send_updates == "all" else "no invitations"
+                sent = "invitations sent" if job.notify else "no invitations"
                 verb = "created" if job.kind == "create" else "updated"
                 return _close(item, "done", f"calendar event {verb} ({sent})", env)
         except IntegrityError:

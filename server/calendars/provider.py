@@ -1,8 +1,10 @@
 """The calendar provider interface and the neutral values it returns.
 
 A provider speaks to one rep's calendar (only the primary one, C2) with the rep's grant. It
-never touches the database: the sync engine (``sync.py``) maps what it returns onto the CRM.
-Google is the one implementation today (``google.py``); Microsoft Graph would be the next.
+never touches the database: the sync engine (``sync.py``), the outbox (``outbox.py``) and the
+push sweep (``push.py``) map what it returns onto the CRM. Each provider lives in a package of
+its own (``calendars/google/``: ``client``, ``parse``, ``provider``, ``push``) and registers
+itself in :mod:`server.calendars.providers`, keyed by ``connection.provider``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Literal, Protocol
 
 EventStatus = Literal["confirmed", "tentative", "cancelled"]
 Visibility = Literal["default", "public", "private", "confidential"]
-SendUpdates = Literal["all", "externalOnly", "none"]
 PRIVATE_VISIBILITIES = frozenset({"private", "confidential"})
+MEETING = "meeting"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,13 @@ class CalendarEvent:
     html_link: str | None = None
     ical_uid: str | None = None
     sequence: int = 0
-    event_type: str = "default"
+    # "meeting", or what else the calendar says it is ("focus_time", "out_of_office",
+    # "working_location", ...): the parser maps the provider's vocabulary onto these.
+    event_type: str = "meeting"
+
+    @property
+    def is_meeting(self) -> bool:
+        return self.event_type == MEETING
 
     @property
     def cancelled(self) -> bool:
@@ -113,7 +121,9 @@ class EventChanges:
 
 
 @dataclass(frozen=True)
-class WatchChannel:
+class Subscription:
+    """A push channel (Google) or subscription (Graph) as the provider answered it."""
+
     id: str
     resource_id: str
     expires_at: datetime
@@ -148,26 +158,61 @@ class NotFound(ProviderError):
     """The event or channel does not exist (any more)."""
 
 
-class CalendarProvider(Protocol):
-    """What the sync engine, the outbox and the push channels need from a calendar."""
+class PushChannels(Protocol):
+    """Push notifications for the primary calendar: one interface for Google's watch channels
+    and Graph's subscriptions. ``push.py`` owns the rows and the sweep; the provider only talks
+    to the calendar. Verifying an incoming notification needs no grant: see
+    :attr:`server.calendars.providers.CalendarIntegration.read_push`."""
 
-    def list_events(self, *, sync_token: str | None, page_token: str | None) -> EventPage: ...
+    def subscribe(
+        self, subscription_id: str, secret: str, address: str, ttl_seconds: int
+    ) -> Subscription:
+        """Ask for notifications of changes to the primary calendar at ``address``.
+        ``subscription_id`` is ours when the provider lets the caller choose it (Google); the
+        answer carries the id the provider uses. ``secret`` comes back with every notification
+        (Google's channel token, Graph's ``clientState``)."""
+        ...
 
-    def get_event(self, event_id: str) -> CalendarEvent: ...
+    def renew(self, subscription: Subscription, ttl_seconds: int) -> Subscription | None:
+        """Extend a live subscription, or ``None`` when the provider cannot (Google): the
+        caller then subscribes anew and stops the old one once the new one is live."""
+        ...
 
-    def insert_event(
-        self, event_id: str, event: NewEvent, send_updates: SendUpdates
-    ) -> CalendarEvent: ...
+    def unsubscribe(self, subscription_id: str, resource_id: str) -> None:
+        """Stop notifications; :class:`NotFound` when the provider no longer knows it."""
+        ...
 
-    def patch_event(
-        self, event_id: str, changes: EventChanges, send_updates: SendUpdates
-    ) -> CalendarEvent: ...
 
-    def watch(
-        self, channel_id: str, token: str, address: str, ttl_seconds: int
-    ) -> WatchChannel: ...
+class CalendarProvider(PushChannels, Protocol):
+    """What the sync engine, the outbox and the push sweep need from a calendar.
 
-    def stop_channel(self, channel_id: str, resource_id: str) -> None: ...
+    Every method may raise :class:`ReconnectNeeded` (the grant stopped working),
+    :class:`TemporaryError` (rate limited or unavailable after the provider's own retries) or
+    :class:`ProviderError` (anything else that retrying now will not fix).
+    """
+
+    def list_events(self, *, sync_token: str | None, page_token: str | None) -> EventPage:
+        """One page of the primary calendar (C2): everything when ``sync_token`` is ``None``
+        (tombstones included), else the changes since it. Exactly one cursor of the answer is
+        set (see :class:`EventPage`). Raises :class:`FullSyncRequired` when ``sync_token`` is
+        no longer accepted: the caller then lists everything again."""
+        ...
+
+    def get_event(self, event_id: str) -> CalendarEvent:
+        """One event by its provider id; :class:`NotFound` when it does not exist."""
+        ...
+
+    def create_event(self, key: str, event: NewEvent, *, notify: bool) -> CalendarEvent:
+        """Create ``event`` (S1) exactly once per ``key``: a retry with the same key (the first
+        answer was lost) returns the event the first call made and invites nobody twice. The
+        answer's ``id`` is the provider's and is stored apart from the key. ``notify`` sends
+        the invitations."""
+        ...
+
+    def update_event(self, event_id: str, changes: EventChanges, *, notify: bool) -> CalendarEvent:
+        """Change the fields ``changes`` sets (S3); :class:`NotFound` when the event is gone."""
+        ...
 
     def close(self) -> None:
         """Release the HTTP connections."""
+        ...

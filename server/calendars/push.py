@@ -1,11 +1,12 @@
-"""Push channels (``events.watch``): created per connection, renewed well before they
-expire, superseded ones stopped, all stopped on disconnect (C5).
+"""Push notifications, whatever the provider: one subscription (Google's watch channel,
+Graph's subscription) per connection, renewed well before it expires, superseded ones
+stopped, all stopped on disconnect (C5). The provider only talks to the calendar through
+:class:`~server.calendars.provider.PushChannels`; the rows and the sweep are here.
 
-https://developers.google.com/calendar/api/guides/push
-
-Each channel gets a random token that Google echoes in ``X-Goog-Channel-Token``; only its
-SHA-256 is stored, and the webhook compares digests in constant time. A new channel is
-created before the old one is stopped, so there is never a gap without notifications.
+Each subscription gets a random secret the provider echoes with every notification (Google's
+channel token, Graph's ``clientState``); only its SHA-256 is stored, and the webhook compares
+digests in constant time. Where a subscription cannot be extended a new one is created before
+the old one is stopped, so there is never a gap without notifications.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import requests
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from server.calendars import connections, locks, logfmt
-from server.calendars.google import GoogleCalendar
-from server.calendars.models import CalendarConnection
-from server.calendars.provider import CalendarProvider, NotFound, ProviderError
+from server.calendars import connections, locks, logfmt, providers
+from server.calendars.models import ACTIVE as CONNECTION_ACTIVE
+from server.calendars.models import DISCONNECTED, CalendarConnection
+from server.calendars.provider import CalendarProvider, NotFound, ProviderError, Subscription
 from server.calendars.sync import ProviderFactory, SyncEnv
 from server.calendars.tables import CalendarSyncState, CalendarWatchChannel
 from server.config import Settings
@@ -34,15 +35,21 @@ from server.db import utcnow
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/webhooks/google/calendar"
 CHANNEL_TTL = timedelta(days=7)
 RENEW_BEFORE = timedelta(days=2)  # renew with days to spare, never after a gap
 RETRY_AFTER_FAILURE = timedelta(hours=1)
 ACTIVE, SUPERSEDED, STOPPED = "active", "superseded", "stopped"
 
 
-def webhook_address(settings: Settings) -> str:
-    return settings.public_base_url.rstrip("/") + WEBHOOK_PATH
+def webhook_path(provider: str) -> str:
+    return f"/webhooks/{provider}/calendar"
+
+
+WEBHOOK_PATH = webhook_path("google")  # where Google's channels deliver
+
+
+def webhook_address(settings: Settings, provider: str = "google") -> str:
+    return settings.public_base_url.rstrip("/") + webhook_path(provider)
 
 
 def token_digest(token: str) -> str:
@@ -50,7 +57,7 @@ def token_digest(token: str) -> str:
 
 
 def connections_needing_channel(session: Session, env: SyncEnv, limit: int = 50) -> list[int]:
-    """Active connections whose channel is missing or expires within ``RENEW_BEFORE``."""
+    """Active connections whose subscription is missing or expires within ``RENEW_BEFORE``."""
     now = env.now()
     fresh = exists().where(
         CalendarWatchChannel.connection_id == CalendarConnection.id,
@@ -61,7 +68,7 @@ def connections_needing_channel(session: Session, env: SyncEnv, limit: int = 50)
         select(CalendarConnection.id)
         .outerjoin(CalendarSyncState, CalendarSyncState.connection_id == CalendarConnection.id)
         .where(
-            CalendarConnection.status == "active",
+            CalendarConnection.status == CONNECTION_ACTIVE,
             ~fresh,
             or_(
                 CalendarSyncState.channel_retry_at.is_(None),
@@ -74,8 +81,8 @@ def connections_needing_channel(session: Session, env: SyncEnv, limit: int = 50)
 
 
 def ensure_channel(env: SyncEnv, connection_id: int) -> str:
-    """Create the connection's channel, or its successor if it expires soon; then stop the
-    ones it supersedes. Returns what happened."""
+    """Create the connection's subscription, or renew (or replace) it if it expires soon;
+    then stop the ones a replacement supersedes. Returns what happened."""
     now = env.now()
     locks.ensure_rows(env.database, connection_id, now)
     with env.database.transaction() as session:
@@ -85,28 +92,53 @@ def ensure_channel(env: SyncEnv, connection_id: int) -> str:
         current = list(_channels(session, connection_id, ACTIVE))
         if any(c.expires_at > now + RENEW_BEFORE for c in current):
             return "ok"
+        live = [
+            (c.id, Subscription(c.channel_id, c.resource_id, c.expires_at))
+            for c in current
+            if c.expires_at > now
+        ]
         token_stored = connection.refresh_token_encrypted
         session.expunge(connection)
     provider = env.provider(connection, env.cipher.decrypt(token_stored))
     try:
-        return _watch(env, connection_id, provider, renewal=bool(current))
+        if live and _renewed(env, provider, *live[-1]):
+            return "renewed"
+        return _subscribe(env, connection, provider, renewal=bool(current))
     finally:
         provider.close()
 
 
-def _watch(env: SyncEnv, connection_id: int, provider: CalendarProvider, *, renewal: bool) -> str:
-    channel_id, token = str(uuid.uuid4()), secrets.token_urlsafe(32)
+def _renewed(env: SyncEnv, provider: CalendarProvider, row_id: int, current: Subscription) -> bool:
+    """Extend the live subscription where the provider can (Graph); False where it cannot."""
     try:
-        created = provider.watch(
-            channel_id, token, webhook_address(env.settings), int(CHANNEL_TTL.total_seconds())
-        )
+        renewed = provider.renew(current, int(CHANNEL_TTL.total_seconds()))
+    except ProviderError as exc:
+        logfmt.warning(log, "push subscription not renewed", row=row_id, error=str(exc))
+        return False
+    if renewed is None:
+        return False
+    with env.database.transaction() as session:
+        row = session.get(CalendarWatchChannel, row_id)
+        if row is not None:
+            row.expires_at = renewed.expires_at
+    return True
+
+
+def _subscribe(
+    env: SyncEnv, connection: CalendarConnection, provider: CalendarProvider, *, renewal: bool
+) -> str:
+    connection_id = connection.id
+    channel_id, token = str(uuid.uuid4()), secrets.token_urlsafe(32)
+    address = webhook_address(env.settings, connection.provider)
+    try:
+        created = provider.subscribe(channel_id, token, address, int(CHANNEL_TTL.total_seconds()))
     except ProviderError as exc:
         with env.database.transaction() as session:
             state = session.get(CalendarSyncState, connection_id)
             if state is not None:
                 state.channel_retry_at = env.now() + RETRY_AFTER_FAILURE
         logfmt.warning(
-            log, "watch channel not created", connection_id=connection_id, error=str(exc)
+            log, "push subscription not created", connection_id=connection_id, error=str(exc)
         )
         return "failed"
     env.fault("channel.created")
@@ -126,7 +158,7 @@ def _watch(env: SyncEnv, connection_id: int, provider: CalendarProvider, *, rene
             if old.channel_id != created.id:
                 old.status = SUPERSEDED
     stop_superseded(env, connection_id, provider)
-    logfmt.info(log, "watch channel created", connection_id=connection_id, renewal=renewal)
+    logfmt.info(log, "push subscription created", connection_id=connection_id, renewal=renewal)
     return "renewed" if renewal else "created"
 
 
@@ -144,7 +176,7 @@ def _channels(session: Session, connection_id: int, status: str) -> list[Calenda
 def stop_superseded(
     env: SyncEnv, connection_id: int, provider: CalendarProvider | None = None
 ) -> int:
-    """Stop the connection's superseded channels (and expire dead ones locally)."""
+    """Stop the connection's superseded subscriptions."""
     own = provider is None
     with env.database.transaction() as session:
         connection = session.get(CalendarConnection, connection_id)
@@ -171,11 +203,11 @@ def stop_superseded(
 
 def _stop(provider: CalendarProvider, channel_id: str, resource_id: str) -> bool:
     try:
-        provider.stop_channel(channel_id, resource_id)
+        provider.unsubscribe(channel_id, resource_id)
     except NotFound:
-        return True  # already gone at Google's end (expired, or stopped before)
+        return True  # already gone at the provider's end (expired, or stopped before)
     except ProviderError as exc:
-        logfmt.warning(log, "watch channel not stopped", channel=channel_id, error=str(exc))
+        logfmt.warning(log, "push subscription not stopped", channel=channel_id, error=str(exc))
         return False
     return True
 
@@ -191,7 +223,7 @@ def _mark_stopped(env: SyncEnv, row_ids: list[int]) -> None:
 
 
 def stop_channels_in(session: Session, provider: CalendarProvider, connection_id: int) -> int:
-    """C5: stop every live channel of the connection, inside the caller's transaction."""
+    """C5: stop every live subscription of the connection, inside the caller's transaction."""
     rows = session.scalars(
         select(CalendarWatchChannel).where(
             CalendarWatchChannel.connection_id == connection_id,
@@ -209,42 +241,43 @@ def stop_channels_in(session: Session, provider: CalendarProvider, connection_id
 def channel_stopper(
     settings: Settings, provider_factory: ProviderFactory | None = None
 ) -> Callable[[Session, CalendarConnection, str], None]:
-    """The disconnect hook (``connections.disconnect``) that stops Google channels."""
+    """The disconnect hook (``connections.disconnect``) that stops the push subscriptions."""
 
     def stop(session: Session, connection: CalendarConnection, refresh_token: str) -> None:
         if provider_factory is not None:
             provider = provider_factory(connection, refresh_token)
         else:
-            provider = GoogleCalendar(settings, refresh_token)
+            provider = providers.get(connection.provider).open(settings, refresh_token)
         try:
             count = stop_channels_in(session, provider, connection.id)
         finally:
             provider.close()
-        logfmt.info(log, "watch channels stopped", connection_id=connection.id, count=count)
+        logfmt.info(log, "push subscriptions stopped", connection_id=connection.id, count=count)
 
     return stop
 
 
-def disconnect_google(
+def disconnect(
     settings: Settings,
     session: Session,
     cipher: TokenCipher,
     connection: CalendarConnection,
     http: requests.Session,
 ) -> None:
-    """C5: stop the connection's push channels, drop the grant (keeping what was logged), and
-    ask Google to revoke it."""
+    """C5: stop the connection's push subscriptions, drop the grant (keeping what was logged),
+    and ask the provider to revoke it."""
+    oauth = providers.get(connection.provider).oauth
     connections.disconnect(
         session,
         cipher,
         connection,
-        revoke=connections.google_revoker(settings, http),
+        revoke=lambda token: oauth.revoke(settings, http, token),
         stop_channels=channel_stopper(settings),
     )
 
 
 def sweep_channels(env: SyncEnv) -> Counter[str]:
-    """Create or renew channels that need it, stop superseded ones, and let go of channels
+    """Create or renew subscriptions that need it, stop superseded ones, and let go of those
     of connections that are no longer active (nothing can stop them without a grant)."""
     out: Counter[str] = Counter()
     with env.database.transaction() as session:
@@ -265,10 +298,10 @@ def sweep_channels(env: SyncEnv) -> Counter[str]:
                 .where(
                     CalendarWatchChannel.status.in_((ACTIVE, SUPERSEDED)),
                     or_(
-                        CalendarConnection.status == "disconnected",
+                        CalendarConnection.status == DISCONNECTED,
                         and_(
                             CalendarWatchChannel.expires_at <= env.now(),
-                            CalendarConnection.status != "active",
+                            CalendarConnection.status != CONNECTION_ACTIVE,
                         ),
                     ),
                 )

@@ -15,9 +15,6 @@ from server.calendars.provider import CalendarEvent
 from server.crm.accounts import Directory
 from server.crm.models import normalize_email
 
-# Event types that are not meetings (Google's focus time, out of office, working location).
-MEETING_EVENT_TYPES = frozenset({"default", "fromGmail"})
-
 
 class Action(StrEnum):
     LOG = "log"
@@ -195,8 +192,8 @@ def _live(
 ) -> Decision:
     has_meeting = known is not None and known.status is LinkStatus.LOGGED and known.has_meeting
     own = known is not None and known.origin == "crm"
-    if event.event_type not in MEETING_EVENT_TYPES:
-        return _skip("R1", f"not a meeting ({event.event_type})")
+    if not event.is_meeting:
+        return _skip("R1", f"not a meeting ({event.event_type.replace('_', ' ')})")
     if event.private:
         if has_meeting:
             reason = "turned private: the meeting stays as it was and is no longer synced"
@@ -243,5 +240,5 @@ def _live(
 
 
 def _ms(moment: datetime) -> int:
-    """Milliseconds: Google stamps ``created`` to the millisecond, so compare at that grain."""
+    """Milliseconds: calendars stamp ``created`` to the millisecond; compare at that grain."""
     return int(moment.timestamp() * 1000)

@@ -21,9 +21,8 @@ from huey import Huey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.calendars import apply, locks, logfmt
-from server.calendars.connections import mark_reconnect_needed
-from server.calendars.google import GoogleCalendar
+from server.calendars import apply, locks, logfmt, providers
+from server.calendars.connections import mark_needs_reconnect
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import (
     CalendarProvider,
@@ -65,13 +64,13 @@ class SyncEnv:
     def provider(self, connection: CalendarConnection, refresh_token: str) -> CalendarProvider:
         if self.provider_factory is not None:
             return self.provider_factory(connection, refresh_token)
-        return GoogleCalendar(self.settings, refresh_token)
+        return providers.get(connection.provider).open(self.settings, refresh_token)
 
 
 @dataclass
 class SyncResult:
     connection_id: int
-    status: str = "ok"  # ok | locked | inactive | reconnect_needed | retry_later | failed
+    status: str = "ok"  # ok | locked | inactive | needs_reconnect | retry_later | failed
     pages: int = 0
     events: int = 0
     full_sync: bool = False
@@ -270,7 +269,7 @@ def _reconnect(env: SyncEnv, result: SyncResult, error: str) -> SyncResult:
     with env.database.transaction() as session:
         connection = session.get(CalendarConnection, result.connection_id)
         if connection is not None:
-            mark_reconnect_needed(connection, "Google no longer accepts the calendar access")
+            mark_needs_reconnect(connection, refused_access(connection))
         session.add(
             CalendarSyncLogEntry(
                 connection_id=result.connection_id,
@@ -281,5 +280,14 @@ def _reconnect(env: SyncEnv, result: SyncResult, error: str) -> SyncResult:
             )
         )
     logfmt.warning(log, "calendar grant refused", connection_id=result.connection_id)
-    result.status, result.error = "reconnect_needed", error
+    result.status, result.error = "needs_reconnect", error
     return result
+
+
+def refused_access(connection: CalendarConnection) -> str:
+    """Why the connection needs reconnecting, in the provider's name."""
+    try:
+        label = providers.get(connection.provider).label
+    except ProviderError:
+        label = connection.provider
+    return f"{label} no longer accepts the calendar access"

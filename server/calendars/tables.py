@@ -122,8 +122,9 @@ class CalendarWatchChannel(Base):
 
 class CalendarOutboxItem(Base):
     """A change the CRM asks of a rep's calendar (S1, S3), written in the same transaction as
-    the meeting and carried out by the worker. ``event_id`` is chosen here, before any call,
-    so a retried create lands on the same event and sends no second invitation."""
+    the meeting and carried out by the worker. ``idempotency_key`` is chosen here, before any
+    call, so a retried create lands on the same event and sends no second invitation; the
+    provider's id of the event (``remote_event_id``) is recorded once it answers."""
 
     __tablename__ = "calendar_outbox"
     __table_args__ = (Index("ix_calendar_outbox_due", "status", "next_attempt_at"),)
@@ -134,8 +135,9 @@ class CalendarOutboxItem(Base):
         ForeignKey("engagements.id", ondelete="SET NULL"), index=True
     )
     kind: Mapped[str] = mapped_column(String(16))
-    event_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX), index=True)
-    send_updates: Mapped[str] = mapped_column(String(16), default="all")
+    idempotency_key: Mapped[str] = mapped_column(String(EXTERNAL_ID_MAX), index=True)
+    remote_event_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_MAX), index=True)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
     fields: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

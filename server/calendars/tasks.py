@@ -1,6 +1,7 @@
 """The calendar jobs: a ``sync_connection`` task (push-triggered syncs), an outbox task, and
-one periodic sweep (connections due a sync, channel renewals, the outbox, log pruning) that
-``meeting-assistant sync run`` runs once and the worker every minute.
+one periodic sweep (connections due a sync, push renewals, the outbox, log pruning) that the
+worker runs every minute. ``meeting-assistant sync run`` runs the same sweep with every active
+connection synced now, due or not, and reports each.
 """
 
 from __future__ import annotations
@@ -9,19 +10,19 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from server import rows
 from server.calendars import locks, outbox, push
-from server.calendars.models import CalendarConnection
+from server.calendars.models import ACTIVE, CalendarConnection
 from server.calendars.sync import SyncEnv, sync_connection
 from server.calendars.tables import CalendarSyncLogEntry, CalendarSyncState
+from server.crm.models import User
 from server.crypto import TokenCipher
-
-if TYPE_CHECKING:
-    from server.jobs import JobContext, JobResult, Jobs, Periodic
+from server.jobs import JobContext, JobResult, Jobs, Periodic
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def env_for(context: JobContext) -> SyncEnv:
 
 
 def register(jobs: Jobs) -> None:
-    """Register the calendar tasks on the app's queue (``create_app`` calls this)."""
+    """Register the calendar tasks and the sweep on the app's queue (``create_app``)."""
 
     def sync_task(context: JobContext, connection_id: int) -> dict[str, Any]:
         env = env_for(context)
@@ -68,6 +69,7 @@ def register(jobs: Jobs) -> None:
     jobs.task(SYNC_TASK)(sync_task)
     jobs.task(OUTBOX_TASK)(outbox_task)
     jobs.task(CONNECTED_TASK)(connected_task)
+    jobs.register_periodic(Periodic(SWEEP, sweep, every_minutes=1, run_now=sweep_now))
 
 
 def enqueue_sync(jobs: Jobs, connection_id: int) -> None:
@@ -80,22 +82,19 @@ def enqueue_outbox(jobs: Jobs, item_id: int) -> None:
 
 def start_after_commit(session: Session, jobs: Jobs, connection_id: int) -> None:
     """A calendar just connected: its channel and first sync right away, not at the next sweep."""
-    outbox.after_commit(session, lambda: jobs.tasks[CONNECTED_TASK](connection_id))
+    rows.after_commit(session, lambda: jobs.tasks[CONNECTED_TASK](connection_id))
 
 
 def request_sync(session: Session, connection_id: int, now: datetime) -> bool:
     """Flag the connection for a sync; True only for the request that set the flag, which
     alone enqueues. The flag is cleared when the sync starts."""
-    result = session.execute(
-        update(CalendarSyncState)
-        .where(
-            CalendarSyncState.connection_id == connection_id,
-            CalendarSyncState.sync_requested_at.is_(None),
-        )
-        .values(sync_requested_at=now)
-        .execution_options(synchronize_session=False)
+    return rows.claim(
+        session,
+        CalendarSyncState,
+        (CalendarSyncState.connection_id == connection_id)
+        & CalendarSyncState.sync_requested_at.is_(None),
+        {"sync_requested_at": now},
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def sync_requested(env: SyncEnv, connection_id: int) -> bool:
@@ -116,7 +115,7 @@ def run_due_syncs(env: SyncEnv, budget: float = SWEEP_BUDGET_SECONDS) -> Counter
                     CalendarSyncState, CalendarSyncState.connection_id == CalendarConnection.id
                 )
                 .where(
-                    CalendarConnection.status == "active", CalendarSyncState.connection_id.is_(None)
+                    CalendarConnection.status == ACTIVE, CalendarSyncState.connection_id.is_(None)
                 )
             )
         )
@@ -128,7 +127,7 @@ def run_due_syncs(env: SyncEnv, budget: float = SWEEP_BUDGET_SECONDS) -> Counter
                 select(CalendarSyncState.connection_id, CalendarSyncState.next_sync_at)
                 .join(CalendarConnection, CalendarConnection.id == CalendarSyncState.connection_id)
                 .where(
-                    CalendarConnection.status == "active",
+                    CalendarConnection.status == ACTIVE,
                     or_(
                         CalendarSyncState.next_sync_at <= now,
                         CalendarSyncState.sync_requested_at <= now - REQUEST_STALE,
@@ -152,16 +151,13 @@ def run_due_syncs(env: SyncEnv, budget: float = SWEEP_BUDGET_SECONDS) -> Counter
 
 def _claim(env: SyncEnv, connection_id: int, due_at: datetime) -> bool:
     with env.database.transaction() as session:
-        result = session.execute(
-            update(CalendarSyncState)
-            .where(
-                CalendarSyncState.connection_id == connection_id,
-                CalendarSyncState.next_sync_at == due_at,
-            )
-            .values(next_sync_at=env.now() + CLAIM_FOR)
-            .execution_options(synchronize_session=False)
+        return rows.claim(
+            session,
+            CalendarSyncState,
+            (CalendarSyncState.connection_id == connection_id)
+            & (CalendarSyncState.next_sync_at == due_at),
+            {"next_sync_at": env.now() + CLAIM_FOR},
         )
-        return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def prune_log(env: SyncEnv) -> int:
@@ -185,7 +181,34 @@ def sweep(context: JobContext) -> JobResult:
     }
 
 
-def periodic_jobs() -> list[Periodic]:
-    from server.jobs import Periodic  # server.jobs imports this module's caller at runtime
+def sync_all(env: SyncEnv) -> list[dict[str, Any]]:
+    """Sync every active connection now, due or not (``sync run``); one report each."""
+    with env.database.transaction() as session:
+        active = list(
+            session.execute(
+                select(CalendarConnection.id, CalendarConnection.provider, User.email)
+                .join(User, User.id == CalendarConnection.user_id)
+                .where(CalendarConnection.status == ACTIVE)
+                .order_by(CalendarConnection.id)
+            )
+        )
+    reports = []
+    for connection_id, provider, email in active:
+        result = sync_connection(env, connection_id)
+        reports.append({"user_email": email, "provider": provider, **result.as_dict()})
+    return reports
 
-    return [Periodic(SWEEP, sweep, every_minutes=1)]
+
+def sweep_now(context: JobContext) -> JobResult:
+    """``sync run``: the outbox, push renewals, then every active connection."""
+    env = env_for(context)
+    outbox_done = dict(outbox.process_due(env))
+    channels = dict(push.sweep_channels(env))
+    connections = sync_all(env)
+    return {
+        "outbox": outbox_done,
+        "channels": channels,
+        "syncs": dict(Counter(str(c["status"]) for c in connections)),
+        "connections": connections,
+        "log_pruned": prune_log(env),
+    }

@@ -1,24 +1,29 @@
-"""``POST /webhooks/google/calendar``: Google's push notifications for watch channels.
+"""``POST /webhooks/<provider>/calendar``: push notifications for calendar subscriptions.
 
-Validate, record, enqueue, return: the channel id and token are checked (the token in
-constant time, against a stored digest), the initial ``sync`` message is acknowledged, and a
-change flags the connection for a sync. Only the notification that sets the flag enqueues,
-so a burst of notifications becomes one sync. The sync itself runs on the worker.
-https://developers.google.com/calendar/api/guides/push#receiving-notifications
+Validate, record, enqueue, return. The provider reads its own wire format
+(:attr:`CalendarIntegration.read_push`); here each notification's subscription id and secret
+are checked (the secret in constant time, against a stored digest), handshakes are
+acknowledged, and a change flags the connection for a sync. Only the notification that sets
+the flag enqueues, so a burst of notifications becomes one sync. The sync runs on the worker.
+Forged notifications, or ones for an unknown or stopped subscription, are answered 4xx and
+enqueue nothing.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Mapping
 from typing import cast
 
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from server.calendars import logfmt, tasks
+from server.calendars import logfmt, providers, tasks
 from server.calendars.models import CalendarConnection
-from server.calendars.push import STOPPED, WEBHOOK_PATH, token_digest
+from server.calendars.provider import ProviderError
+from server.calendars.push import STOPPED, token_digest, webhook_path
 from server.calendars.tables import CalendarWatchChannel
 from server.db import utcnow
 from server.jobs import Jobs
@@ -29,43 +34,59 @@ bp = Blueprint("calendar_webhooks", __name__)
 _NO_DIGEST = token_digest("no channel has this token")
 
 
-def _answer(status: int) -> Response:
-    return Response(status=status)
-
-
-@bp.post(WEBHOOK_PATH)
-def google_calendar() -> Response:
-    channel_id = request.headers.get("X-Goog-Channel-ID", "")
-    token = request.headers.get("X-Goog-Channel-Token", "")
-    resource_id = request.headers.get("X-Goog-Resource-ID", "")
-    state = request.headers.get("X-Goog-Resource-State", "")
-    if not channel_id or len(channel_id) > 64 or not state:
-        return _answer(400)
+@bp.post(webhook_path("<provider>"))
+def calendar_push(provider: str) -> Response:
+    try:
+        integration = providers.get(provider)
+        inbound = integration.read_push(
+            providers.PushRequest(
+                cast(Mapping[str, str], request.headers),  # case-insensitive names
+                request.args.to_dict(),
+                request.get_data(cache=False),
+            )
+        )
+    except ProviderError:
+        return Response(status=404)
+    except providers.BadPush:
+        return Response(status=400)
+    if inbound.reply is not None:
+        return Response(inbound.reply, status=200, mimetype="text/plain")
+    to_sync: list[int] = []
     with database().transaction() as session:
-        channel = session.scalar(
-            select(CalendarWatchChannel).where(CalendarWatchChannel.channel_id == channel_id)
+        for notification in inbound.notifications:
+            status = _accept(session, provider, notification, to_sync)
+            if status != 200:
+                return Response(status=status)
+    jobs = cast(Jobs, current_app.extensions["jobs"])
+    for connection_id in to_sync:
+        tasks.enqueue_sync(jobs, connection_id)
+    return Response(status=200 if inbound.notifications else 400)
+
+
+def _accept(
+    session: Session, provider: str, notification: providers.Notification, to_sync: list[int]
+) -> int:
+    channel = session.scalar(
+        select(CalendarWatchChannel).where(
+            CalendarWatchChannel.channel_id == notification.subscription_id
         )
-        expected = channel.token_hash if channel is not None else _NO_DIGEST
-        token_ok = hmac.compare_digest(token_digest(token), expected)
-        if channel is None or channel.status == STOPPED:
-            log.info("push for an unknown channel refused")
-            return _answer(404)
-        resource_ok = hmac.compare_digest(
-            resource_id.encode(), (channel.resource_id or resource_id).encode()
-        )
-        if not (token_ok and resource_ok):
-            logfmt.warning(log, "push with a wrong token refused", channel=channel.id)
-            return _answer(403)
-        if state == "sync":  # the handshake after events.watch: nothing changed yet
-            return _answer(200)
-        connection = session.get(CalendarConnection, channel.connection_id)
-        if connection is None or not connection.active:
-            return _answer(200)  # acknowledged; a disconnected calendar is not synced (C5)
-        connection_id = connection.id
-        first = tasks.request_sync(session, connection_id, utcnow())
-    if first:
-        tasks.enqueue_sync(cast(Jobs, current_app.extensions["jobs"]), connection_id)
-    return _answer(200)
+    )
+    expected = channel.token_hash if channel is not None else _NO_DIGEST
+    secret_ok = hmac.compare_digest(token_digest(notification.secret), expected)
+    if channel is None or channel.status == STOPPED:
+        log.info("push for an unknown subscription refused")
+        return 404
+    resource = notification.resource_id
+    resource_ok = hmac.compare_digest(resource.encode(), (channel.resource_id or resource).encode())
+    connection = session.get(CalendarConnection, channel.connection_id)
+    if not (secret_ok and resource_ok) or connection is None or connection.provider != provider:
+        logfmt.warning(log, "push with a wrong secret refused", channel=channel.id)
+        return 403
+    if notification.handshake or not connection.active:
+        return 200  # acknowledged; a disconnected calendar is not synced (C5)
+    if tasks.request_sync(session, connection.id, utcnow()) and connection.id not in to_sync:
+        to_sync.append(connection.id)
+    return 200
 
 
 def register(app: Flask) -> None:

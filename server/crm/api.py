@@ -13,7 +13,6 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from marshmallow import Schema
 from sqlalchemy import select
 
-from server.calendars import scheduling as calendar_scheduling
 from server.crm import accounts, schemas, serialize, services, timeline
 from server.crm.models import MAX_ID, Account, Contact, Meeting, User
 from server.errors import Invalid, NotFound, Unauthorized
@@ -217,8 +216,8 @@ def create_meeting() -> tuple[Response, int]:
         associations=data["associations"],
         owner=_owner(data["owner_email"]),
         outcome=data.get("outcome", "scheduled"),
+        notify=data["send_invites"],
     )
-    calendar_scheduling.meeting_created(session, meeting, send_invites=data["send_invites"])
     return _json(schemas.MeetingOut(), serialize.meeting(meeting), 201)
 
 
@@ -238,29 +237,18 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
     session = db_session()
     meeting = services.get_owned(session, Meeting, account().id, meeting_id)
     data = json_body(schemas.MeetingPatch())
-    before = calendar_scheduling.snapshot(meeting)
-    if "start" in data or "end" in data:
-        start = data.get("start") or meeting.start_at
-        end = data.get("end") or meeting.end_at
-        assert start is not None
-        assert end is not None
-        services.reschedule(meeting, start, end)
-    if "title" in data:
-        meeting.title = data["title"]
-    if "description" in data:
-        meeting.body = data["description"]
-    if "outcome" in data:
-        meeting.outcome = data["outcome"]
+    changes: dict[str, Any] = {
+        k: data[k] for k in ("title", "description", "start", "end", "outcome") if k in data
+    }
     if "owner_email" in data:
-        owner = _owner(data["owner_email"])
-        meeting.owner_id = owner.id if owner else None
+        changes["owner"] = _owner(data["owner_email"])
     if "attendee_emails" in data:
-        people = accounts.directory(session, account().id)
-        services.set_attendees(session, meeting, _attendees(data["attendee_emails"]), people)
+        changes["attendees"] = _attendees(data["attendee_emails"])
     if "associations" in data:
-        services.set_associations(session, meeting, data["associations"])
-    send_invites = data.get("send_invites", True)
-    calendar_scheduling.meeting_changed(session, meeting, before, send_invites=send_invites)
+        changes["associations"] = data["associations"]
+    people = accounts.directory(session, account().id)
+    notify = data.get("send_invites", True)
+    services.update_meeting(session, meeting, changes, people, notify=notify)
     session.flush()
     session.refresh(meeting)
     return _json(schemas.MeetingOut(), serialize.meeting(meeting))
@@ -270,7 +258,9 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
 @doc(summary="Delete a meeting (its calendar event is left alone, S2)", status=204)
 def delete_meeting(meeting_id: int) -> tuple[str, int]:
     session = db_session()
-    session.delete(services.get_owned(session, Meeting, account().id, meeting_id))
+    services.delete_engagement(
+        session, services.get_owned(session, Meeting, account().id, meeting_id)
+    )
     return "", 204
 
 

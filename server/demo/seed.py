@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.calendars import connections
-from server.calendars.models import ACTIVE, RECONNECT_NEEDED, CalendarConnection
+from server.calendars.models import ACTIVE, NEEDS_RECONNECT, CalendarConnection
 from server.crm import accounts, services
 from server.crm.models import Account, Company, Contact, User
 from server.crypto import TokenCipher
@@ -140,7 +140,7 @@ def drop_stale_connections(database: Database, cipher: TokenCipher) -> int:
     with database.transaction() as session:
         rows = session.scalars(
             select(CalendarConnection).where(
-                CalendarConnection.status.in_((ACTIVE, RECONNECT_NEEDED))
+                CalendarConnection.status.in_((ACTIVE, NEEDS_RECONNECT))
             )
         ).all()
         for row in rows:

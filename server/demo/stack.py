@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlencode
 from wsgiref.types import StartResponse, WSGIEnvironment
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -185,7 +184,7 @@ class DemoStack:
     def _prepare_google(self, settings: Settings, public: str, secret: str) -> None:
         oauth = self.stand_in.oauth
         oauth.register_client(
-            settings.google_client_id, secret, [public + connections.CALLBACK_PATH]
+            settings.google_client_id, secret, [public + connections.callback_path("google")]
         )
         oauth.default_user = people.REP.email
         cal = self.stand_in.calendar
@@ -221,8 +220,7 @@ class DemoStack:
             user = accounts.user_by_email(session, email)
             if user is None:
                 raise DemoError(f"{email} is not a demo user")
-            state = connections.sign_state(settings, user)
-        start = f"{settings.public_base_url}{connections.START_PATH}?{urlencode({'state': state})}"
+            start = connections.start_url(settings, user)
         with requests.Session() as http:
             redirect = http.get(start, allow_redirects=False, timeout=30)
             consent = redirect.headers.get("Location", "")

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from server.calendars import connections
 from server.calendars.google import Backoff, GoogleCalendar
+from server.calendars.google.oauth import GoogleOAuth
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import CalendarProvider
 from server.calendars.sync import SyncEnv, SyncResult, sync_connection
@@ -80,13 +81,13 @@ def connect_calendar(
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
-        auth_url = connections.authorization_url(
+        auth_url = GoogleOAuth().authorization_url(
             settings, connections.sign_state(settings, user), user.email
         )
     callback = google.oauth.approve(auth_url)
     code = parse_qs(urlsplit(callback).query)["code"][0]
     with requests.Session() as http:
-        grant = connections.exchange_code(settings, code, http)
+        grant = GoogleOAuth().exchange_code(settings, code, http)
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None

@@ -6,7 +6,7 @@ calendar logged (R1), instead of logging a second.
 from __future__ import annotations
 
 from server.addon import service as sidebar
-from server.calendars.google_parse import parse_event
+from server.calendars.google.parse import parse_event
 from server.calendars.sync import sync_connection
 from server.crm import accounts
 from server.crm.models import Account, Meeting, User

@@ -217,8 +217,8 @@ def test_insert_with_a_client_id_is_idempotent(cal: Harness, gcal: GoogleCalenda
         "Europe/Paris",
         attendees=(("jane@client.example", "Jane"),),
     )
-    first = gcal.insert_event("ma0123456789abcdefghijkl", new, "all")
-    again = gcal.insert_event("ma0123456789abcdefghijkl", new, "all")
+    first = gcal.create_event("ma0123456789abcdefghijkl", new, notify=True)
+    again = gcal.create_event("ma0123456789abcdefghijkl", new, notify=True)
     assert first.id == again.id == "ma0123456789abcdefghijkl"
     assert len(cal.google.calendar.events(REP)) == 1
     inserts = [
@@ -233,24 +233,24 @@ def test_insert_with_a_client_id_is_idempotent(cal: Harness, gcal: GoogleCalenda
 def test_patch_attendees_notifies(cal: Harness, gcal: GoogleCalendar) -> None:
     event = cal.event(START, guests=["jane@client.example"])
     changes = EventChanges(attendees=(("jane@client.example", ""), ("tom@client.example", "Tom")))
-    patched = gcal.patch_event(event["id"], changes, "all")
+    patched = gcal.update_event(event["id"], changes, notify=True)
     assert {a.email for a in patched.attendees} == {"jane@client.example", "tom@client.example"}
     patch = next(r for r in cal.google.calendar.requests if r.method == "PATCH")
     assert patch.query.get("sendUpdates") == "all"
 
 
 def test_watch_and_stop(cal: Harness, gcal: GoogleCalendar) -> None:
-    channel = gcal.watch(
+    channel = gcal.subscribe(
         "chan-1", "secret-token", "https://addon.test/webhooks/google/calendar", 3600
     )
     assert channel.resource_id
     assert channel.expires_at > datetime.now(UTC)
     assert "chan-1" in cal.google.calendar.channels
     assert cal.google.calendar.channels["chan-1"].token == "secret-token"
-    gcal.stop_channel("chan-1", channel.resource_id)
+    gcal.unsubscribe("chan-1", channel.resource_id)
     assert "chan-1" not in cal.google.calendar.channels
     with pytest.raises(NotFound):
-        gcal.stop_channel("chan-1", channel.resource_id)
+        gcal.unsubscribe("chan-1", channel.resource_id)
 
 
 def test_retry_after_forms() -> None:

@@ -191,7 +191,7 @@ def test_c5_disconnect_stops_every_channel_and_keeps_what_was_logged(watched: Ha
         row = session.get(CalendarConnection, watched.connection_id)
         assert row is not None
         cipher = watched.app.extensions["cipher"]
-        push.disconnect_google(watched.settings, session, cipher, row, http)
+        push.disconnect(watched.settings, session, cipher, row, http)
     assert watched.google.calendar.channels == {}
     assert {c.status for c in channels(watched)} == {push.STOPPED}
     assert len(watched.meetings()) == 1
@@ -249,6 +249,6 @@ def test_notifications_for_a_calendar_needing_reconnect_enqueue_nothing(watched:
     with watched.database.transaction() as session:
         row = session.get(CalendarConnection, watched.connection_id)
         assert row is not None
-        connections.mark_reconnect_needed(row, "revoked")
+        connections.mark_needs_reconnect(row, "revoked")
     assert watched.app.test_client().post(HOOK, headers=headers).status_code == 200
     assert watched.jobs.huey.pending_count() == 0

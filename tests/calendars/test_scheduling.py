@@ -52,7 +52,7 @@ def test_s1_scheduling_creates_the_event_with_invitations_and_logs_once(cal: Har
     assert (item.kind, item.status, item.meeting_id) == ("create", "pending", meeting["id"])
     assert cal.drain_queue() == 1  # handed to the worker once the request committed
     (event,) = cal.google.calendar.events(REP)
-    assert event["id"] == item.event_id
+    assert event["id"] == item.idempotency_key == items(cal)[0].remote_event_id
     assert event["summary"] == "Demo"
     assert [a["email"] for a in event["attendees"]] == [JANE]
     (call,) = inserts(cal)
@@ -91,7 +91,7 @@ def test_s1_a_create_retried_after_a_crash_makes_no_second_event(cal: Harness) -
     assert len(cal.google.calendar.events(REP)) == 1
     assert [r.status for r in inserts(cal)] == [200, 409]  # the retry met its own event
     assert len(cal.meetings()) == 1
-    assert cal.meetings()[0].external_event_id == item.event_id
+    assert cal.meetings()[0].external_event_id == items(cal)[0].remote_event_id
 
 
 def test_s1_send_invites_false_sends_no_updates(cal: Harness) -> None:
@@ -189,10 +189,10 @@ def test_s3_an_update_waits_for_its_create(cal: Harness) -> None:
 def test_event_ids_are_valid_google_ids_and_stable(cal: Harness) -> None:
     meeting = schedule(cal)
     (item,) = items(cal)
-    assert item.event_id.startswith("ma")
-    assert set(item.event_id) <= set("0123456789abcdefghijklmnopqrstuv")
-    assert 5 <= len(item.event_id) <= 1024
+    assert item.idempotency_key.startswith("ma")
+    assert set(item.idempotency_key) <= set("0123456789abcdefghijklmnopqrstuv")
+    assert 5 <= len(item.idempotency_key) <= 1024
     with cal.database.transaction() as session:
         row = session.get(Meeting, meeting["id"])
         assert row is not None
-        assert outbox.event_id_for(row) == item.event_id
+        assert outbox.idempotency_key(row) == item.idempotency_key

@@ -151,9 +151,9 @@ def test_two_workers_racing_on_one_connection_run_one_sync(cal: Harness) -> None
 
 def test_a_revoked_grant_marks_the_connection_reconnect_needed(cal: Harness) -> None:
     cal.google.oauth.revoke(REP)
-    assert cal.sync().status == "reconnect_needed"
+    assert cal.sync().status == "needs_reconnect"
     connection = cal.connection()
-    assert connection.status == "reconnect_needed"
+    assert connection.status == "needs_reconnect"
     assert connection.status_reason
     assert [e.action for e in cal.log()] == ["reconnect"]
     assert cal.sync().status == "inactive"

@@ -40,7 +40,7 @@ def google() -> Iterator[GoogleStandIn]:
     # Event pages as Google links them (www.google.com/calendar/...), as the descriptor allows.
     stand_in.calendar.base_url = "https://www.google.com"
     stand_in.oauth.register_client(
-        WEB_CLIENT_ID, WEB_CLIENT_SECRET, [BASE_URL + connections.CALLBACK_PATH]
+        WEB_CLIENT_ID, WEB_CLIENT_SECRET, [BASE_URL + connections.callback_path("google")]
     )
     yield stand_in
     stand_in.stop()
@@ -134,7 +134,7 @@ def connect_calendar(side: Sidebar) -> None:
     )
     assert allowed.status_code == 302
     callback = allowed.headers["Location"]
-    assert callback.startswith(BASE_URL + connections.CALLBACK_PATH + "?")
+    assert callback.startswith(BASE_URL + connections.callback_path("google") + "?")
     done = side.client.get(path_of(callback))
     assert done.status_code == 200, done.get_data(as_text=True)
     assert "Calendar connected" in done.get_data(as_text=True)

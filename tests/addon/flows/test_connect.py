@@ -11,7 +11,7 @@ from flask import Flask
 
 from server.addon import paths
 from server.calendars import connections
-from server.calendars.models import ACTIVE, DISCONNECTED, RECONNECT_NEEDED
+from server.calendars.models import ACTIVE, DISCONNECTED, NEEDS_RECONNECT
 from server.crm import accounts
 from server.crypto import TokenCipher
 from server.db import Database
@@ -156,8 +156,8 @@ def test_reconnect_needed_shows_a_banner_and_the_sidebar_still_works(
         assert user is not None
         row = connections.connection_for(session, user)
         assert row is not None
-        connections.mark_reconnect_needed(row, "invalid_grant")
-    assert connection_of(database, connected.email).status == RECONNECT_NEEDED  # type: ignore[union-attr]
+        connections.mark_needs_reconnect(row, "invalid_grant")
+    assert connection_of(database, connected.email).status == NEEDS_RECONNECT  # type: ignore[union-attr]
     _event(connected)
     home = connected.side.home()
     assert "stopped working" in texts(home)

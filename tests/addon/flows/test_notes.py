@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from server.addon import cards, paths
+from server.calendars.meetings import meeting_key
 from server.crm.models import Meeting, Note
 from server.db import Database, utcnow
 
@@ -206,7 +207,7 @@ def test_a6_a_meeting_created_concurrently_is_found_by_its_key(
             start_at=utcnow(),
             end_at=utcnow() + timedelta(hours=1),
             source="assistant",
-            idempotency_key=f"gcal:{event['id']}",
+            idempotency_key=meeting_key(event["id"]),
         )
         session.add(raced)
         session.flush()

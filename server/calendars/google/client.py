@@ -30,7 +30,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from server.calendars import logfmt
-from server.calendars.google_parse import insert_body, parse_event, patch_body
+from server.calendars.google.parse import insert_body, parse_event, patch_body
 from server.calendars.provider import (
     CalendarEvent,
     EventChanges,
@@ -40,9 +40,8 @@ from server.calendars.provider import (
     NotFound,
     ProviderError,
     ReconnectNeeded,
-    SendUpdates,
+    Subscription,
     TemporaryError,
-    WatchChannel,
 )
 from server.config import Settings
 
@@ -105,7 +104,9 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
-def _error_reason(exc: HttpError) -> str:
+def error_reason(exc: HttpError) -> str:
+    """The ``reason`` of Google's error body (``rateLimitExceeded``, ``insufficientPermissions``
+    ...), or its ``status`` when it lists no errors; empty when the body is not Google's."""
     try:
         data = json.loads(exc.content.decode("utf-8"))
         errors = data["error"].get("errors") or []
@@ -185,46 +186,53 @@ class GoogleCalendar:
         )
         return parse_event(body)
 
-    def insert_event(
-        self, event_id: str, event: NewEvent, send_updates: SendUpdates
-    ) -> CalendarEvent:
-        """Create the event under our client-chosen id. A 409 means an earlier attempt already
-        created it (its response was lost): that is success, and no second invitation goes out."""
+    def create_event(self, key: str, event: NewEvent, *, notify: bool) -> CalendarEvent:
+        """Create the event under ``key`` as its client-chosen id (Google lets the caller pick
+        it). A 409 means an earlier attempt already created it (its answer was lost): that is
+        success, and no second invitation goes out."""
         request = lambda: self._service.events().insert(  # noqa: E731
-            calendarId=PRIMARY, body=insert_body(event_id, event), sendUpdates=send_updates
+            calendarId=PRIMARY, body=insert_body(key, event), sendUpdates=_send_updates(notify)
         )
         try:
             return parse_event(self._execute(request, "events.insert"))
         except ProviderError as exc:
             if exc.status != 409:
                 raise
-        logfmt.info(log, "calendar event already exists", event_id=event_id)
-        return self.get_event(event_id)
+        logfmt.info(log, "calendar event already exists", event_id=key)
+        return self.get_event(key)
 
-    def patch_event(
-        self, event_id: str, changes: EventChanges, send_updates: SendUpdates
-    ) -> CalendarEvent:
+    def update_event(self, event_id: str, changes: EventChanges, *, notify: bool) -> CalendarEvent:
         request = lambda: self._service.events().patch(  # noqa: E731
-            calendarId=PRIMARY, eventId=event_id, body=patch_body(changes), sendUpdates=send_updates
+            calendarId=PRIMARY,
+            eventId=event_id,
+            body=patch_body(changes),
+            sendUpdates=_send_updates(notify),
         )
         return parse_event(self._execute(request, "events.patch"))
 
-    def watch(self, channel_id: str, token: str, address: str, ttl_seconds: int) -> WatchChannel:
+    # -- push: watch channels (https://developers.google.com/calendar/api/guides/push) -------
+
+    def subscribe(
+        self, subscription_id: str, secret: str, address: str, ttl_seconds: int
+    ) -> Subscription:
         body = {
-            "id": channel_id,
+            "id": subscription_id,
             "type": "web_hook",
             "address": address,
-            "token": token,
+            "token": secret,
             "params": {"ttl": str(ttl_seconds)},
         }
         answer = self._execute(
             lambda: self._service.events().watch(calendarId=PRIMARY, body=body), "events.watch"
         )
         expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
-        return WatchChannel(str(answer["id"]), str(answer["resourceId"]), expires)
+        return Subscription(str(answer["id"]), str(answer["resourceId"]), expires)
 
-    def stop_channel(self, channel_id: str, resource_id: str) -> None:
-        body = {"id": channel_id, "resourceId": resource_id}
+    def renew(self, subscription: Subscription, ttl_seconds: int) -> Subscription | None:
+        return None  # a channel cannot be extended: a new one replaces it
+
+    def unsubscribe(self, subscription_id: str, resource_id: str) -> None:
+        body = {"id": subscription_id, "resourceId": resource_id}
         self._execute(lambda: self._service.channels().stop(body=body), "channels.stop")
 
     def close(self) -> None:
@@ -239,7 +247,7 @@ class GoogleCalendar:
             try:
                 return make_request().execute(num_retries=0)
             except HttpError as exc:
-                status, reason = exc.resp.status, _error_reason(exc)
+                status, reason = exc.resp.status, error_reason(exc)
                 if not _retryable(status, reason):
                     raise _translate(status, reason, what) from exc
                 wait = retry_after_seconds(exc.resp.get("retry-after"))
@@ -263,6 +271,10 @@ class GoogleCalendar:
                 why=failure,
             )
             self.backoff.sleep(delay)
+
+
+def _send_updates(notify: bool) -> str:
+    return "all" if notify else "none"
 
 
 def _grant_error(exc: RefreshError) -> str:

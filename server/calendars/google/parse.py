@@ -11,6 +11,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.calendars.provider import (
+    MEETING,
     CalendarEvent,
     EventAttendee,
     EventChanges,
@@ -94,6 +95,25 @@ def _attendee(raw: Mapping[str, Any]) -> EventAttendee | None:
     )
 
 
+# Google's ``eventType``: "default" and "fromGmail" are meetings; focus time, out of office,
+# working location and birthdays are not (R1).
+_EVENT_TYPES = {
+    "default": MEETING,
+    "fromGmail": MEETING,
+    "focusTime": "focus_time",
+    "outOfOffice": "out_of_office",
+    "workingLocation": "working_location",
+    "birthday": "birthday",
+}
+
+
+def event_type(value: Any) -> str:
+    """Google's ``eventType`` in the neutral vocabulary of :class:`CalendarEvent`."""
+    if not value:
+        return MEETING
+    return _EVENT_TYPES.get(str(value), str(value))
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -136,7 +156,7 @@ def parse_event(item: Mapping[str, Any], calendar_tz: str | None = None) -> Cale
         html_link=str(item["htmlLink"]) if item.get("htmlLink") else None,
         ical_uid=str(item["iCalUID"]) if item.get("iCalUID") else None,
         sequence=int(item.get("sequence") or 0),
-        event_type=str(item.get("eventType") or "default"),
+        event_type=event_type(item.get("eventType")),
     )
 
 

@@ -1,0 +1,7 @@
+"""Google Calendar: ``client`` (Calendar v3 over google-api-python-client, retries),
+``parse`` (event resources <-> neutral values), ``oauth`` (the offline grant), ``push``
+(reading channel notifications) and ``provider`` (the registry entry)."""
+
+from server.calendars.google.client import Backoff, GoogleCalendar, retry_after_seconds
+
+__all__ = ["Backoff", "GoogleCalendar", "retry_after_seconds"]

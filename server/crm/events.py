@@ -1,0 +1,48 @@
+"""Engagement events: what the CRM tells the features that follow it (the calendar outbox
+now, the Salesforce push next) when a meeting, note or activity is created, changed or
+deleted. No CRM module imports a feature; a feature subscribes in ``create_app``.
+
+Events are delivered inside the transaction that made the change, so what a subscriber
+writes (an outbox row) commits or rolls back with it: a crash loses nothing and a rollback
+leaves nothing behind. Work for the queue is handed over after the commit
+(:func:`server.rows.after_commit`). Subscribers live on the :class:`~server.db.Database`, so
+two apps in one process (tests) never see each other's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from server.db import Database
+
+Kind = Literal["created", "changed", "deleted"]
+_KEY = "engagement_subscribers"
+
+
+@dataclass(frozen=True)
+class EngagementEvent:
+    kind: Kind
+    engagement_id: int
+    account_id: int
+    engagement_type: str  # "meeting", "note", an activity type
+    source: str  # who made it: "crm" (the API), "calendar", "assistant", ...
+    changed: frozenset[str] = frozenset()  # for "changed": the fields that changed
+    notify: bool = True  # tell the people concerned (a meeting's guests)
+
+
+Subscriber = Callable[[Session, EngagementEvent], None]
+
+
+def subscribe(database: Database, subscriber: Subscriber) -> None:
+    subscribers: list[Subscriber] = database.session_info.setdefault(_KEY, [])
+    if subscriber not in subscribers:
+        subscribers.append(subscriber)
+
+
+def emit(session: Session, event: EngagementEvent) -> None:
+    for subscriber in session.info.get(_KEY, ()):
+        subscriber(session, event)
