@@ -73,7 +73,7 @@ def connect(
         user = session.get(User, user_id)
         assert user is not None
         url = GoogleOAuth().authorization_url(
-            settings, connections.sign_state(settings, user), user.email
+            settings, connections.sign_state(settings, user, "google"), user.email
         )
     code = parse_qs(urlsplit(google.oauth.approve(url)).query)["code"][0]
     with requests.Session() as http:
@@ -81,4 +81,6 @@ def connect(
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
-        return connections.connect(session, app.extensions["cipher"], user, grant).id
+        return connections.connect(
+            session, app.extensions["cipher"], user, grant, provider="google"
+        ).id

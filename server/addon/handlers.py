@@ -72,7 +72,7 @@ class Call:
         """Set while the stored grant needs renewing: cards then show a reconnect banner."""
         if self.connection.active:
             return None
-        return connections.start_url(self.settings, self.user)
+        return connections.start_url(self.settings, self.user, "google")
 
     def show(self, card: Json, notification: str | None = None) -> Json:
         """``card`` as the answer: a trigger's root card, or a drill-down from an action."""
@@ -296,7 +296,7 @@ def disconnect(call: Call) -> Json:
     """C5: stop the sync, stop push channels and drop the grant; what was logged stays."""
     push.disconnect(call.settings, call.session, call.cipher, call.connection, call.http)
     log.info("addon: calendar disconnected", extra={"connection_id": call.connection.id})
-    card = cards.connect_card(call.ctx, connections.start_url(call.settings, call.user))
+    card = cards.connect_card(call.ctx, connections.start_url(call.settings, call.user, "google"))
     return responses.pop_to_root(card, "Calendar disconnected. Your meetings and notes stay.")
 
 

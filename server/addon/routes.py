@@ -159,7 +159,9 @@ def _serve(path: str) -> Json:
         return _card_answer(kind, cards.unknown_rep_card(ctx, rep.email))
     connection = connections.connection_for(session, user)
     if connection is None or connection.status == DISCONNECTED:
-        return _card_answer(kind, cards.connect_card(ctx, connections.start_url(settings, user)))
+        return _card_answer(
+            kind, cards.connect_card(ctx, connections.start_url(settings, user, "google"))
+        )
     call = Call(
         settings=settings,
         path=path,

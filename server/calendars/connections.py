@@ -43,7 +43,7 @@ def _signer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.secret_key, salt="calendar-connect")
 
 
-def sign_state(settings: Settings, user: User, provider: str = "google") -> str:
+def sign_state(settings: Settings, user: User, provider: str) -> str:
     return _signer(settings).dumps({"u": user.id, "e": user.email_normalized, "p": provider})
 
 
@@ -63,7 +63,7 @@ def read_state(settings: Settings, state: str, provider: str) -> dict[str, Any]:
     return data
 
 
-def start_url(settings: Settings, user: User, provider: str = "google") -> str:
+def start_url(settings: Settings, user: User, provider: str) -> str:
     """The server URL a connect button opens (the add-on's overlay, the settings page)."""
     state = sign_state(settings, user, provider)
     return f"{settings.public_base_url}{start_path(provider)}?{urlencode({'state': state})}"
@@ -79,7 +79,8 @@ def connect(
     user: User,
     grant: Grant,
     now: datetime | None = None,
-    provider: str = "google",
+    *,
+    provider: str,
 ) -> CalendarConnection:
     """Store the rep's grant (encrypted) and start a connection period (R5 counts from here)."""
     if normalize_email(grant.email) != user.email_normalized:

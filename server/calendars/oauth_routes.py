@@ -21,7 +21,7 @@ from server.crypto import TokenCipher
 from server.errors import Invalid
 from server.web import db_session
 
-bp = Blueprint("google_oauth", __name__)
+bp = Blueprint("calendar_oauth", __name__)
 
 
 def _settings() -> Settings:

@@ -45,10 +45,7 @@ def webhook_path(provider: str) -> str:
     return f"/webhooks/{provider}/calendar"
 
 
-WEBHOOK_PATH = webhook_path("google")  # where Google's channels deliver
-
-
-def webhook_address(settings: Settings, provider: str = "google") -> str:
+def webhook_address(settings: Settings, provider: str) -> str:
     return settings.public_base_url.rstrip("/") + webhook_path(provider)
 
 

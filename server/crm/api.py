@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from marshmallow import Schema
 from sqlalchemy import select
 
-from server.crm import accounts, schemas, serialize, services, timeline
+from server.crm import accounts, meetings, schemas, serialize, services, timeline
 from server.crm.models import MAX_ID, Account, Contact, Meeting, User
 from server.errors import Invalid, NotFound, Unauthorized
 from server.openapi import API_PREFIX, build
@@ -248,7 +248,7 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
         changes["associations"] = data["associations"]
     people = accounts.directory(session, account().id)
     notify = data.get("send_invites", True)
-    services.update_meeting(session, meeting, changes, people, notify=notify)
+    meetings.update_meeting(session, meeting, changes, people, notify=notify)
     session.flush()
     session.refresh(meeting)
     return _json(schemas.MeetingOut(), serialize.meeting(meeting))
@@ -258,7 +258,7 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
 @doc(summary="Delete a meeting (its calendar event is left alone, S2)", status=204)
 def delete_meeting(meeting_id: int) -> tuple[str, int]:
     session = db_session()
-    services.delete_engagement(
+    meetings.delete_engagement(
         session, services.get_owned(session, Meeting, account().id, meeting_id)
     )
     return "", 204

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.orm import Session
 
 from server.db import Database
+
+if TYPE_CHECKING:
+    from server.crm.models import Engagement
 
 Kind = Literal["created", "changed", "deleted"]
 _KEY = "engagement_subscribers"
@@ -46,3 +49,26 @@ def subscribe(database: Database, subscriber: Subscriber) -> None:
 def emit(session: Session, event: EngagementEvent) -> None:
     for subscriber in session.info.get(_KEY, ()):
         subscriber(session, event)
+
+
+def emit_for(
+    session: Session,
+    kind: Kind,
+    engagement: Engagement,
+    *,
+    changed: frozenset[str] = frozenset(),
+    notify: bool = True,
+) -> None:
+    """Tell the subscribers that ``engagement`` was created, changed or is being deleted."""
+    emit(
+        session,
+        EngagementEvent(
+            kind,
+            engagement.id,
+            engagement.account_id,
+            engagement.kind,
+            engagement.source,
+            changed,
+            notify,
+        ),
+    )

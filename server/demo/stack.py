@@ -220,7 +220,7 @@ class DemoStack:
             user = accounts.user_by_email(session, email)
             if user is None:
                 raise DemoError(f"{email} is not a demo user")
-            start = connections.start_url(settings, user)
+            start = connections.start_url(settings, user, "google")
         with requests.Session() as http:
             redirect = http.get(start, allow_redirects=False, timeout=30)
             consent = redirect.headers.get("Location", "")

@@ -82,7 +82,7 @@ def connect_calendar(
         user = session.get(User, user_id)
         assert user is not None
         auth_url = GoogleOAuth().authorization_url(
-            settings, connections.sign_state(settings, user), user.email
+            settings, connections.sign_state(settings, user, "google"), user.email
         )
     callback = google.oauth.approve(auth_url)
     code = parse_qs(urlsplit(callback).query)["code"][0]
@@ -91,7 +91,9 @@ def connect_calendar(
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
-        return connections.connect(session, app.extensions["cipher"], user, grant).id
+        return connections.connect(
+            session, app.extensions["cipher"], user, grant, provider="google"
+        ).id
 
 
 @dataclass

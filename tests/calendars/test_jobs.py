@@ -146,7 +146,7 @@ def test_connecting_through_oauth_starts_push_and_the_first_sync_at_once(
     with cal.database.transaction() as session:
         user = session.get(User, other.user_id)
         assert user is not None
-        start = connections.start_url(cal.settings, user)
+        start = connections.start_url(cal.settings, user, "google")
     consent = client.get(start.removeprefix(cal.settings.public_base_url))
     assert consent.status_code == 302
     callback = cal.google.oauth.approve(consent.headers["Location"])

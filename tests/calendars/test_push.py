@@ -21,7 +21,7 @@ from tests.calendars.conftest import REP, SOON, Harness
 from tests.workers import running
 
 JANE = "jane@client.example"
-HOOK = push.WEBHOOK_PATH
+HOOK = push.webhook_path("google")
 
 
 def channels(cal: Harness) -> list[CalendarWatchChannel]:
