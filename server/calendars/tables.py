@@ -44,17 +44,6 @@ class CalendarSyncState(Timestamped, Base):
     channel_retry_at: Mapped[datetime | None]
 
 
-class CalendarSyncLock(Base):
-    """One row per connection, locked ``FOR UPDATE SKIP LOCKED`` for the length of a sync on
-    PostgreSQL. A row of its own so the sync's short page transactions never wait on it."""
-
-    __tablename__ = "calendar_sync_locks"
-
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("calendar_connections.id", ondelete="CASCADE"), primary_key=True
-    )
-
-
 class CalendarEventLink(Timestamped, Base):
     """An event of a connected calendar and what the sync made of it."""
 

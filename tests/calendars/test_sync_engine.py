@@ -198,7 +198,7 @@ def test_links_are_unique_per_connection_and_event(cal: Harness) -> None:
 
 def test_a_queue_lock_left_by_a_dead_worker_is_taken_over(cal: Harness) -> None:
     if cal.database.dialect == "postgresql":
-        pytest.skip("PostgreSQL's row lock dies with the worker's connection")
+        pytest.skip("PostgreSQL's advisory lock dies with the worker's connection")
     five_events(cal)
     cal.sync()
     lock = cal.jobs.huey.lock_task(f"calendar-sync-{cal.connection_id}")

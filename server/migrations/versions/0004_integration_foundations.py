@@ -42,9 +42,25 @@ def upgrade() -> None:
         "UPDATE calendar_connections SET status = 'needs_reconnect' "
         "WHERE status = 'reconnect_needed'"
     )
+    # The sync lock is an advisory lock (server/locks.py): no row of its own any more.
+    op.drop_table('calendar_sync_locks')
 
 
 def downgrade() -> None:
+    op.create_table(
+        'calendar_sync_locks',
+        sa.Column('connection_id', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['connection_id'],
+            ['calendar_connections.id'],
+            name=op.f('fk_calendar_sync_locks_connection_id_calendar_connections'),
+            ondelete='CASCADE',
+        ),
+        sa.PrimaryKeyConstraint('connection_id', name=op.f('pk_calendar_sync_locks')),
+    )
+    op.execute(
+        "INSERT INTO calendar_sync_locks (connection_id) SELECT connection_id FROM calendar_sync_states"
+    )
     op.execute(
         "UPDATE calendar_connections SET status = 'reconnect_needed' "
         "WHERE status = 'needs_reconnect'"
