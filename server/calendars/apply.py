@@ -1,7 +1,10 @@
 """Applying the rules' decisions to the CRM, one page of events at a time.
 
 Everything here runs inside the page's transaction: the meetings, the event links, the sync
-log lines and (in ``sync.py``) the cursor commit together or not at all.
+log lines and (in ``sync.py``) the cursor commit together or not at all. What the page needs
+is loaded up front (``context``); new meetings are written in bulk (``writer``) when the page
+is done, or before anything that reads the database back (a series' cascade, reconciling);
+changes to existing meetings touch only what was loaded. No per-event query or flush.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from server.calendars import rules
+from server.calendars import rules, writer
 from server.calendars.context import (
     PageContext,
     known_for,
@@ -25,8 +28,10 @@ from server.calendars.meetings import attendee_inputs, meeting_key
 from server.calendars.provider import CalendarEvent
 from server.calendars.rules import Action, Decision, Known, LinkStatus, Series
 from server.calendars.tables import CalendarEventLink, CalendarSyncLogEntry
+from server.calendars.writer import NewMeeting
 from server.crm import services
-from server.crm.models import Meeting
+from server.crm.models import Association, Attendee, Meeting
+from server.crm.services import AttendeeInput
 
 __all__ = ["PageContext", "load_context", "order_for_processing", "process", "reconcile"]
 
@@ -44,8 +49,9 @@ def process(
     if note:
         decision = replace(decision, reason=f"{note}: {decision.reason}")
     link = ctx.links.get(event.id)
+    meeting: Meeting | NewMeeting | None
     if link is not None:
-        meeting = ctx.meetings.get(link.meeting_id) if link.meeting_id else None
+        meeting = ctx.meeting_of(link)
     else:
         meeting = ctx.meetings.get(ctx.adoptable.get(event.id, (None, ""))[0] or -1)
     meeting = _apply(ctx, event, decision, meeting, series)
@@ -59,38 +65,69 @@ def process(
         _cascade(ctx, event.id)
     ctx.counts[decision.action.value] += 1
     if not decision.quiet:
-        ctx.session.add(
-            CalendarSyncLogEntry(
-                connection_id=ctx.connection.id,
-                created_at=ctx.now,
-                external_event_id=event.id,
-                action=decision.action.value,
-                rule=decision.rule,
-                reason=decision.reason[:500],
-                meeting_id=meeting.id if meeting else None,
-            )
+        entry = CalendarSyncLogEntry(
+            connection_id=ctx.connection.id,
+            created_at=ctx.now,
+            external_event_id=event.id,
+            action=decision.action.value,
+            rule=decision.rule,
+            reason=decision.reason[:500],
         )
+        _point_at(entry, meeting)
+        ctx.session.add(entry)
     return decision
+
+
+def _point_at(row: CalendarEventLink | CalendarSyncLogEntry, meeting: object) -> None:
+    if isinstance(meeting, NewMeeting):
+        meeting.refer(row)
+    else:
+        row.meeting_id = meeting.id if isinstance(meeting, Meeting) else None
+
+
+def write_pending(ctx: PageContext) -> None:
+    """Write the meetings the page logged so far (see ``writer``)."""
+    pending = list(ctx.pending.values())
+    writer.write(ctx.session, pending)
+    for meeting in pending:
+        assert meeting.id is not None
+        ctx.written[meeting.id] = meeting
+    ctx.pending.clear()
 
 
 def _apply(
     ctx: PageContext,
     event: CalendarEvent,
     decision: Decision,
-    meeting: Meeting | None,
+    meeting: Meeting | NewMeeting | None,
     series: Series | None,
-) -> Meeting | None:
+) -> Meeting | NewMeeting | None:
     action = decision.action
+    if isinstance(meeting, NewMeeting) and action in (Action.UPDATE, Action.REMOVE):
+        write_pending(ctx)  # written this page: act on it as on any stored meeting
+        load_meetings(ctx, [meeting.id] if meeting.id else [])
+        meeting = ctx.meetings.get(meeting.id or -1)
     if action is Action.LOG:
-        return _create(ctx, event, decision.contacts, "scheduled")
-    if action is Action.UPDATE and meeting is not None:
+        return _create(ctx, event, decision.contacts)
+    if action is Action.UPDATE and isinstance(meeting, Meeting):
         _update(ctx, meeting, event, decision.contacts)
         return meeting
-    if action is Action.REMOVE and meeting is not None:
+    if action is Action.REMOVE and isinstance(meeting, Meeting):
         ctx.session.delete(meeting)
         ctx.meetings.pop(meeting.id, None)
+        ctx.written.pop(meeting.id, None)
         return None
     if action is Action.MARK_CANCELED:
+        if isinstance(meeting, NewMeeting):
+            meeting.row["outcome"] = "canceled"
+            if meeting.id is not None:  # already written this page
+                engagements = writer.ENGAGEMENTS
+                ctx.session.execute(
+                    update(engagements)
+                    .where(engagements.c.id == meeting.id)
+                    .values(outcome="canceled")
+                )
+            return meeting
         if meeting is not None:
             meeting.outcome = "canceled"
             return meeting
@@ -102,25 +139,23 @@ def _contact_pairs(ctx: PageContext, contacts: Sequence[str]) -> list[tuple[str,
     return [("contact", ctx.contact_ids[email]) for email in contacts if email in ctx.contact_ids]
 
 
-def _create(
-    ctx: PageContext, event: CalendarEvent, contacts: Sequence[str], outcome: str
-) -> Meeting:
+def _create(ctx: PageContext, event: CalendarEvent, contacts: Sequence[str]) -> NewMeeting:
     assert event.start is not None
     assert event.end is not None
-    meeting = services.create_meeting(
-        ctx.session,
-        ctx.connection.account_id,
+    people = attendee_inputs(event)
+    meeting = writer.new_meeting(
+        event.id,
+        account_id=ctx.connection.account_id,
+        owner_id=ctx.owner.id,
         title=event.title or "(no title)",
         start=event.start,
-        end=max(event.end, event.start),
-        people=ctx.people.directory,
-        attendees=attendee_inputs(event),
+        end=event.end,
+        attendees=writer.attendee_rows(people, ctx.people.directory, ctx.contact_ids),
         associations=_contact_pairs(ctx, contacts),
-        owner=ctx.owner,
-        source="calendar",
+        now=ctx.now,
         description=event.description,
         time_zone=event.time_zone,
-        outcome=outcome,
+        outcome="scheduled",
         location=event.location or None,
         video_url=event.video_url,
         external_calendar_id=ctx.connection.calendar_id,
@@ -128,7 +163,7 @@ def _create(
         ical_uid=event.ical_uid,
         idempotency_key=meeting_key(event.id),
     )
-    ctx.meetings[meeting.id] = meeting
+    ctx.pending[event.id] = meeting
     return meeting
 
 
@@ -146,48 +181,84 @@ def _update(
     meeting.external_event_id = event.id
     if meeting.outcome == "canceled":
         meeting.outcome = "scheduled"  # the event is live again
-    services.set_attendees(ctx.session, meeting, attendee_inputs(event), ctx.people.directory)
+    _set_attendees(ctx, meeting, attendee_inputs(event))
     if meeting.source == "calendar":
         # The contacts are ours to keep in step; deals or companies someone added are not.
-        kept = [(a.object_type, a.object_id) for a in meeting.associations]
-        kept = [pair for pair in kept if pair[0] != "contact"]
-        services.set_associations(ctx.session, meeting, kept + _contact_pairs(ctx, contacts))
+        _set_contacts(meeting, _contact_pairs(ctx, contacts))
+
+
+def _set_attendees(ctx: PageContext, meeting: Meeting, people: Sequence[AttendeeInput]) -> None:
+    """``services.set_attendees`` on what the page loaded: no query, no flush."""
+    wanted = {
+        row["email_normalized"]: row
+        for row in writer.attendee_rows(people, ctx.people.directory, ctx.contact_ids)
+    }
+    current = {a.email_normalized: a for a in meeting.attendees}
+    for key, attendee in current.items():
+        if key not in wanted:
+            meeting.attendees.remove(attendee)
+    for key, row in wanted.items():
+        found = current.get(key)
+        if found is None:
+            meeting.attendees.append(Attendee(**row))
+            continue
+        attendee = found
+        attendee.name = row["name"] or attendee.name or ""
+        attendee.response_status = row["response_status"]
+        attendee.organizer = row["organizer"]
+        attendee.internal = row["internal"]
+        attendee.contact_id = row["contact_id"]
+
+
+def _set_contacts(meeting: Meeting, pairs: Sequence[tuple[str, int]]) -> None:
+    """The meeting's contact associations become ``pairs``; others stay as they are."""
+    wanted = set(pairs)
+    for association in list(meeting.associations):
+        pair = (association.object_type, association.object_id)
+        if association.object_type == "contact" and pair not in wanted:
+            meeting.associations.remove(association)
+    have = {(a.object_type, a.object_id) for a in meeting.associations}
+    for object_type, object_id in dict.fromkeys(pairs):
+        if (object_type, object_id) not in have:
+            meeting.associations.append(Association(object_type=object_type, object_id=object_id))
 
 
 def _canceled_occurrence(
     ctx: PageContext, event: CalendarEvent, series: Series | None
-) -> Meeting | None:
+) -> NewMeeting | None:
     """R6: a meeting of its own, outcome canceled, at the occurrence's original time, with
     the series' title and guests (a cancelled occurrence arrives as a bare tombstone)."""
     master_link = ctx.links.get(event.recurring_event_id or "")
-    master = ctx.meetings.get(master_link.meeting_id or -1) if master_link else None
+    master = ctx.meeting_of(master_link) if master_link else None
     if master is None or series is None or event.original_start is None:
         return None
+    if isinstance(master, NewMeeting):
+        row, attendees, associations = master.row, master.attendees, master.associations
+        copied = {k: row[k] for k in ("title", "time_zone", "location", "ical_uid")}
+        length = row["end_at"] - row["start_at"]
+    else:
+        attendees = [{c: getattr(a, c) for c in writer.ATTENDEE_FIELDS} for a in master.attendees]
+        associations = [(a.object_type, a.object_id) for a in master.associations]
+        copied = {k: getattr(master, k) for k in ("title", "time_zone", "location", "ical_uid")}
+        ends = master.end_at and master.start_at
+        length = (master.end_at - master.start_at) if ends else timedelta(0)  # type: ignore[operator]
     start = event.original_start
-    length = (master.end_at - master.start_at) if master.end_at and master.start_at else None
-    meeting = services.create_meeting(
-        ctx.session,
-        ctx.connection.account_id,
-        title=master.title,
+    meeting = writer.new_meeting(
+        event.id,
+        account_id=ctx.connection.account_id,
+        owner_id=ctx.owner.id,
         start=start,
-        end=start + (length or timedelta(0)),
-        people=ctx.people.directory,
-        attendees=[
-            services.AttendeeInput(a.email, a.name, a.response_status, a.organizer)
-            for a in master.attendees
-        ],
-        associations=[(a.object_type, a.object_id) for a in master.associations],
-        owner=ctx.owner,
-        source="calendar",
-        time_zone=master.time_zone,
+        end=start + length,
+        attendees=[dict(a) for a in attendees],
+        associations=associations,
+        now=ctx.now,
         outcome="canceled",
-        location=master.location,
         external_calendar_id=ctx.connection.calendar_id,
         external_event_id=event.id,
-        ical_uid=master.ical_uid,
         idempotency_key=meeting_key(event.id),
+        **copied,
     )
-    ctx.meetings[meeting.id] = meeting
+    ctx.pending[event.id] = meeting
     return meeting
 
 
@@ -196,7 +267,7 @@ def _remember(
     event: CalendarEvent,
     decision: Decision,
     link: CalendarEventLink | None,
-    meeting: Meeting | None,
+    meeting: Meeting | NewMeeting | None,
     known: Known | None,
 ) -> CalendarEventLink:
     assert decision.status is not None
@@ -209,7 +280,7 @@ def _remember(
         ctx.session.add(link)
         ctx.links[event.id] = link
     link.status = decision.status.value
-    link.meeting_id = meeting.id if meeting is not None else None
+    _point_at(link, meeting)
     link.remote_cancelled = event.cancelled
     link.recurring_event_id = event.recurring_event_id or link.recurring_event_id
     link.is_series = event.is_series or link.is_series
@@ -233,6 +304,8 @@ def _as_news(known: Known | None) -> Known | None:
 
 def _cascade(ctx: PageContext, master_id: str) -> None:
     """R6: a deleted series takes every meeting its occurrences logged with it."""
+    write_pending(ctx)
+    ctx.session.flush()
     children = list(
         ctx.session.scalars(
             select(CalendarEventLink).where(
@@ -257,6 +330,8 @@ def reconcile(ctx: PageContext) -> int:
     """After a full listing: a logged event the listing no longer holds was deleted while we
     were not looking (tombstones do not last forever). Links touched since the listing began
     are spared: the outbox may have just created their event."""
+    write_pending(ctx)
+    ctx.session.flush()
     state = ctx.state
     started = state.full_sync_started_at or ctx.now
     stale = list(

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import CalendarEvent
 from server.calendars.rules import Known, LinkStatus, People, Series
 from server.calendars.tables import CalendarEventLink, CalendarOutboxItem, CalendarSyncState
+from server.calendars.writer import NewMeeting
 from server.crm import accounts, services
 from server.crm.models import Meeting, Note, User
 
@@ -38,6 +39,15 @@ class PageContext:
     # event id -> (meeting, origin) for meetings to take over; see _adoptable
     adoptable: dict[str, tuple[int | None, str]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
+    # Meetings this page logs: by event id until written, then by id (see ``writer``).
+    pending: dict[str, NewMeeting] = field(default_factory=dict)
+    written: dict[int, NewMeeting] = field(default_factory=dict)
+
+    def meeting_of(self, link: CalendarEventLink) -> Meeting | NewMeeting | None:
+        """The meeting behind a link, whether loaded, written by this page or still to be."""
+        if link.meeting_id is not None:
+            return self.meetings.get(link.meeting_id) or self.written.get(link.meeting_id)
+        return self.pending.get(link.external_id)
 
 
 def load_context(
@@ -127,7 +137,12 @@ def load_meetings(ctx: PageContext, ids: Iterable[int]) -> None:
     wanted = [i for i in set(ids) if i not in ctx.meetings]
     if not wanted:
         return
-    for meeting in ctx.session.scalars(select(Meeting).where(Meeting.id.in_(wanted))):
+    query = (
+        select(Meeting)
+        .where(Meeting.id.in_(wanted))
+        .options(selectinload(Meeting.attendees), selectinload(Meeting.associations))
+    )
+    for meeting in ctx.session.scalars(query):
         ctx.meetings[meeting.id] = meeting
     noted = ctx.session.scalars(select(Note.parent_id).where(Note.parent_id.in_(wanted)))
     ctx.with_notes.update(n for n in noted if n is not None)
@@ -156,7 +171,7 @@ def known_for(ctx: PageContext, event_id: str) -> Known | None:
     meeting_id = link.meeting_id
     return Known(
         status=LinkStatus(link.status),
-        has_meeting=meeting_id is not None and meeting_id in ctx.meetings,
+        has_meeting=ctx.meeting_of(link) is not None,
         origin=link.origin,
         has_notes=meeting_id is not None and meeting_id in ctx.with_notes,
         updated=link.event_updated,
@@ -173,7 +188,7 @@ def series_for(ctx: PageContext, event: CalendarEvent) -> Series | None:
         return None
     return Series(
         cancelled=master.remote_cancelled,
-        logged=master.meeting_id is not None and master.meeting_id in ctx.meetings,
+        logged=ctx.meeting_of(master) is not None,
         frozen=master.status == LinkStatus.FROZEN,
         private=master.private,
         created=master.event_created,

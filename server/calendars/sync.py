@@ -190,6 +190,7 @@ def _apply_page(
         )
         for event in apply.order_for_processing(ctx, page.events):
             apply.process(ctx, event)
+        apply.write_pending(ctx)
         result.full_sync = result.full_sync or state.full_sync
         if page.next_sync_token:
             if state.full_sync:
