@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from server.calendars import rules, writer
+from server.calendars import links, rules, writer
 from server.calendars.context import (
     PageContext,
     known_for,
@@ -24,10 +24,10 @@ from server.calendars.context import (
     order_for_processing,
     series_for,
 )
+from server.calendars.links import Link, LogLine
 from server.calendars.meetings import attendee_inputs, meeting_key
 from server.calendars.provider import CalendarEvent
 from server.calendars.rules import Action, Decision, Known, LinkStatus, Series
-from server.calendars.tables import CalendarEventLink, CalendarSyncLogEntry
 from server.calendars.writer import NewMeeting
 from server.crm import services
 from server.crm.models import Association, Attendee, Meeting
@@ -65,7 +65,7 @@ def process(
         _cascade(ctx, event.id)
     ctx.counts[decision.action.value] += 1
     if not decision.quiet:
-        entry = CalendarSyncLogEntry(
+        entry = LogLine(
             connection_id=ctx.connection.id,
             created_at=ctx.now,
             external_event_id=event.id,
@@ -74,11 +74,11 @@ def process(
             reason=decision.reason[:500],
         )
         _point_at(entry, meeting)
-        ctx.session.add(entry)
+        ctx.log.append(entry)
     return decision
 
 
-def _point_at(row: CalendarEventLink | CalendarSyncLogEntry, meeting: object) -> None:
+def _point_at(row: Link | LogLine, meeting: object) -> None:
     if isinstance(meeting, NewMeeting):
         meeting.refer(row)
     else:
@@ -86,13 +86,17 @@ def _point_at(row: CalendarEventLink | CalendarSyncLogEntry, meeting: object) ->
 
 
 def write_pending(ctx: PageContext) -> None:
-    """Write the meetings the page logged so far (see ``writer``)."""
+    """Write what the page decided so far: new meetings (see ``writer``), then the links and
+    log lines that point at them (see ``links``), then changes to loaded meetings."""
     pending = list(ctx.pending.values())
     writer.write(ctx.session, pending)
     for meeting in pending:
         assert meeting.id is not None
         ctx.written[meeting.id] = meeting
     ctx.pending.clear()
+    links.write(ctx.session, list(ctx.links.values()), ctx.log, ctx.now)
+    ctx.log.clear()
+    ctx.session.flush()
 
 
 def _apply(
@@ -266,19 +270,19 @@ def _remember(
     ctx: PageContext,
     event: CalendarEvent,
     decision: Decision,
-    link: CalendarEventLink | None,
+    link: Link | None,
     meeting: Meeting | NewMeeting | None,
     known: Known | None,
-) -> CalendarEventLink:
+) -> Link:
     assert decision.status is not None
     if link is None:
-        link = CalendarEventLink(
+        link = Link(
             connection_id=ctx.connection.id,
             external_id=event.id,
             origin=known.origin if known else "calendar",
         )
-        ctx.session.add(link)
         ctx.links[event.id] = link
+    before = links.values(link)
     link.status = decision.status.value
     _point_at(link, meeting)
     link.remote_cancelled = event.cancelled
@@ -294,6 +298,7 @@ def _remember(
         link.event_updated = event.updated
     if ctx.state.full_sync:
         link.seen_generation = ctx.state.generation
+    link.changed = link.changed or links.values(link) != before
     return link
 
 
@@ -305,15 +310,11 @@ def _as_news(known: Known | None) -> Known | None:
 def _cascade(ctx: PageContext, master_id: str) -> None:
     """R6: a deleted series takes every meeting its occurrences logged with it."""
     write_pending(ctx)
-    ctx.session.flush()
-    children = list(
-        ctx.session.scalars(
-            select(CalendarEventLink).where(
-                CalendarEventLink.connection_id == ctx.connection.id,
-                CalendarEventLink.recurring_event_id == master_id,
-                CalendarEventLink.meeting_id.is_not(None),
-            )
-        )
+    children = links.load(
+        ctx.session,
+        (links.LINKS.c.connection_id == ctx.connection.id)
+        & (links.LINKS.c.recurring_event_id == master_id)
+        & links.LINKS.c.meeting_id.is_not(None),
     )
     for child in children:
         ctx.links.setdefault(child.external_id, child)
@@ -331,19 +332,16 @@ def reconcile(ctx: PageContext) -> int:
     were not looking (tombstones do not last forever). Links touched since the listing began
     are spared: the outbox may have just created their event."""
     write_pending(ctx)
-    ctx.session.flush()
     state = ctx.state
     started = state.full_sync_started_at or ctx.now
-    stale = list(
-        ctx.session.scalars(
-            select(CalendarEventLink).where(
-                CalendarEventLink.connection_id == ctx.connection.id,
-                CalendarEventLink.seen_generation < state.generation,
-                CalendarEventLink.status == LinkStatus.LOGGED.value,
-                CalendarEventLink.meeting_id.is_not(None),
-                CalendarEventLink.updated_at < started,
-            )
-        )
+    table = links.LINKS
+    stale = links.load(
+        ctx.session,
+        (table.c.connection_id == ctx.connection.id)
+        & (table.c.seen_generation < state.generation)
+        & (table.c.status == LinkStatus.LOGGED.value)
+        & table.c.meeting_id.is_not(None)
+        & (table.c.updated_at < started),
     )
     for link in stale:
         ctx.links.setdefault(link.external_id, link)

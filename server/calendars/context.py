@@ -15,10 +15,12 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from server.calendars import links
+from server.calendars.links import Link, LogLine
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import CalendarEvent
 from server.calendars.rules import Known, LinkStatus, People, Series
-from server.calendars.tables import CalendarEventLink, CalendarOutboxItem, CalendarSyncState
+from server.calendars.tables import CalendarOutboxItem, CalendarSyncState
 from server.calendars.writer import NewMeeting
 from server.crm import accounts, services
 from server.crm.models import Meeting, Note, User
@@ -32,7 +34,8 @@ class PageContext:
     owner: User
     people: People
     now: datetime
-    links: dict[str, CalendarEventLink] = field(default_factory=dict)
+    links: dict[str, Link] = field(default_factory=dict)
+    log: list[LogLine] = field(default_factory=list)
     meetings: dict[int, Meeting] = field(default_factory=dict)
     with_notes: set[int] = field(default_factory=set)
     contact_ids: dict[str, int] = field(default_factory=dict)  # normalised address -> contact
@@ -43,7 +46,7 @@ class PageContext:
     pending: dict[str, NewMeeting] = field(default_factory=dict)
     written: dict[int, NewMeeting] = field(default_factory=dict)
 
-    def meeting_of(self, link: CalendarEventLink) -> Meeting | NewMeeting | None:
+    def meeting_of(self, link: Link) -> Meeting | NewMeeting | None:
         """The meeting behind a link, whether loaded, written by this page or still to be."""
         if link.meeting_id is not None:
             return self.meetings.get(link.meeting_id) or self.written.get(link.meeting_id)
@@ -121,15 +124,8 @@ def _adoptable(
 
 def _load_links(ctx: PageContext, ids: Iterable[str]) -> None:
     wanted = [i for i in ids if i not in ctx.links]
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        for link in ctx.session.scalars(
-            select(CalendarEventLink).where(
-                CalendarEventLink.connection_id == ctx.connection.id,
-                CalendarEventLink.external_id.in_(chunk),
-            )
-        ):
-            ctx.links[link.external_id] = link
+    for link in links.load_by_ids(ctx.session, ctx.connection.id, wanted):
+        ctx.links[link.external_id] = link
     load_meetings(ctx, [lk.meeting_id for lk in ctx.links.values() if lk.meeting_id])
 
 

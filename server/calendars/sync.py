@@ -190,7 +190,6 @@ def _apply_page(
         )
         for event in apply.order_for_processing(ctx, page.events):
             apply.process(ctx, event)
-        apply.write_pending(ctx)
         result.full_sync = result.full_sync or state.full_sync
         if page.next_sync_token:
             if state.full_sync:
@@ -198,6 +197,7 @@ def _apply_page(
             state.sync_token, state.page_token, state.full_sync = page.next_sync_token, None, False
         else:
             state.page_token = page.next_page_token
+        apply.write_pending(ctx)
         state.heartbeat_at = now
         session.flush()
         env.fault("applied")
