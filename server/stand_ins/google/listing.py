@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,9 @@ SYNC_FORBIDDEN = (
     "updatedMin",
 )
 SortKey = tuple[Any, ...]
+# A listed item: its sort key, its id, and how to render it (rendering is the costly part, so
+# only the page's items are rendered; everything else is only sorted).
+Row = tuple[SortKey, str, Callable[[], JsonDict]]
 
 
 @dataclass(frozen=True)
@@ -190,14 +193,15 @@ class _Lister:
             return (str(resource.get("updated", "")), str(resource["id"]))
         return (order, begins.timestamp(), str(resource["id"]))
 
-    def _render(self, stored: StoredEvent, order: int) -> tuple[SortKey, JsonDict]:
+    def _render(self, stored: StoredEvent, order: int) -> Row:
         begins = bounds(stored.resource, self.tz)[0]
-        item = render_tombstone(stored.resource) if stored.cancelled else render_full(stored)
-        return self._key(order, stored.resource, begins), item
 
-    def _series(
-        self, master: StoredEvent, *, everything: bool, deleted_ok: bool
-    ) -> Iterator[tuple[SortKey, JsonDict]]:
+        def make() -> JsonDict:
+            return render_tombstone(stored.resource) if stored.cancelled else render_full(stored)
+
+        return self._key(order, stored.resource, begins), str(stored.resource["id"]), make
+
+    def _series(self, master: StoredEvent, *, everything: bool, deleted_ok: bool) -> Iterator[Row]:
         """Instances of ``master``: generated ones plus its exceptions."""
         exceptions = {e.id: e for e in self.cal.exceptions_of(master.id)}
         window_start = None if everything else self.query.time_min
@@ -209,12 +213,12 @@ class _Lister:
                 item = render_tombstone(item)
             elif not (everything or self._wanted(item, deleted_ok=deleted_ok)):
                 continue
-            yield self._key(master.order, item, occ.begins), item
+            yield self._key(master.order, item, occ.begins), str(item["id"]), _ready(item)
         for exc in exceptions.values():
             if everything or self._wanted(exc.resource, deleted_ok=deleted_ok):
                 yield self._render(exc, master.order)
 
-    def full(self) -> Iterator[tuple[SortKey, JsonDict]]:
+    def full(self) -> Iterator[Row]:
         q = self.query
         events = self.cal.events
         for stored in events.values():
@@ -243,7 +247,7 @@ class _Lister:
         occurrences = expand(master.resource, self.tz, self.query.time_min, self.horizon, limit=1)
         return bool(occurrences)
 
-    def changes(self, position: int) -> Iterator[tuple[SortKey, JsonDict]]:
+    def changes(self, position: int) -> Iterator[Row]:
         events = self.cal.events
         changed = [e for e in events.values() if e.seq > position]
         expanded_masters: set[str] = set()
@@ -274,7 +278,7 @@ def list_events(cal: CalendarData, query: ListQuery, now: datetime, base_url: st
         rows = list(lister.changes(sync_position(cal, query.sync_token)))
     else:
         rows = list(lister.full())
-    unique = {item["id"]: (key, item) for key, item in rows}
+    unique = {item_id: (key, make) for key, item_id, make in rows}
     try:
         ordered_rows = sorted(unique.values(), key=lambda row: row[0])
         if after is not None:
@@ -296,5 +300,9 @@ def list_events(cal: CalendarData, query: ListQuery, now: datetime, base_url: st
         body["nextPageToken"] = _encode({"k": list(page[-1][0]), "s": snapshot})
     else:
         body["nextSyncToken"] = sync_token_for(cal, snapshot)
-    body["items"] = [item for _, item in page]
+    body["items"] = [make() for _, make in page]
     return body
+
+
+def _ready(item: JsonDict) -> Callable[[], JsonDict]:
+    return lambda: item
