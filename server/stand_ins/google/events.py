@@ -105,6 +105,8 @@ class CalendarData:
     seq: int = 0
     next_order: int = 0
     generation: int = 0
+    # The sorted rows of recent full listings, so paging through one sorts it once.
+    listings: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def exceptions_of(self, master_id: str) -> list[StoredEvent]:
         return [e for e in self.events.values() if e.master_id == master_id]

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -274,13 +274,8 @@ def list_events(cal: CalendarData, query: ListQuery, now: datetime, base_url: st
         if payload is None or not isinstance(payload.get("k"), list):
             raise ApiError(400, "invalid", "Invalid page token value.")
         after, snapshot = tuple(payload["k"]), int(payload.get("s", cal.seq))
-    if query.sync_token:
-        rows = list(lister.changes(sync_position(cal, query.sync_token)))
-    else:
-        rows = list(lister.full())
-    unique = {item_id: (key, make) for key, item_id, make in rows}
     try:
-        ordered_rows = sorted(unique.values(), key=lambda row: row[0])
+        ordered_rows = _ordered(cal, lister, query, now)
         if after is not None:
             ordered_rows = [row for row in ordered_rows if row[0] > after]
     except TypeError:
@@ -302,6 +297,24 @@ def list_events(cal: CalendarData, query: ListQuery, now: datetime, base_url: st
         body["nextSyncToken"] = sync_token_for(cal, snapshot)
     body["items"] = [make() for _, make in page]
     return body
+
+
+def _ordered(
+    cal: CalendarData, lister: _Lister, query: ListQuery, now: datetime
+) -> list[tuple[SortKey, Callable[[], JsonDict]]]:
+    """Every row of the listing, sorted; a full listing's rows are kept while the calendar
+    does not change, so serving its pages costs one sort, not one per page."""
+    if query.sync_token:
+        rows = list(lister.changes(sync_position(cal, query.sync_token)))
+        return sorted({i: (k, m) for k, i, m in rows}.values(), key=lambda row: row[0])
+    key = (cal.seq, cal.generation, replace(query, page_token=None), now.replace(second=0))
+    if key not in cal.listings:
+        rows = list(lister.full())
+        unique = {i: (k, m) for k, i, m in rows}
+        cal.listings.clear()
+        cal.listings[key] = sorted(unique.values(), key=lambda row: row[0])
+    found: list[tuple[SortKey, Callable[[], JsonDict]]] = cal.listings[key]
+    return found
 
 
 def _ready(item: JsonDict) -> Callable[[], JsonDict]:
