@@ -7,12 +7,14 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from cryptography.fernet import Fernet
 from flask import Flask
 
+from bench.remote import RemoteStandIn
 from server import migrate
 from server.app import create_app
 from server.calendars import connections
@@ -31,16 +33,27 @@ class World:
     app: Flask
     settings: Settings
     database: Database
-    google: GoogleStandIn
+    google: Any  # GoogleStandIn, or a RemoteStandIn speaking for one
     account_id: int
     user_id: int
     connection_id: int
 
 
-def build(database_url: str | None, queue_url: str | None, public_base_url: str = "") -> World:
+def build(
+    database_url: str | None,
+    queue_url: str | None,
+    public_base_url: str = "",
+    *,
+    remote: bool = False,
+) -> World:
+    """``remote`` runs the stand-in in a process of its own (see ``bench.remote``)."""
     folder = Path(tempfile.mkdtemp(prefix="ma-bench-"))
-    google = GoogleStandIn()
-    google.start()
+    google: Any
+    if remote:
+        google = RemoteStandIn()
+    else:
+        google = GoogleStandIn()
+        google.start()
     urls = google.settings()
     settings = Settings(
         instance_path=folder,
@@ -66,9 +79,7 @@ def build(database_url: str | None, queue_url: str | None, public_base_url: str 
     return World(app, settings, database, google, account_id, user_id, connection_id)
 
 
-def connect(
-    settings: Settings, database: Database, app: Flask, google: GoogleStandIn, user_id: int
-) -> int:
+def connect(settings: Settings, database: Database, app: Flask, google: Any, user_id: int) -> int:
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
