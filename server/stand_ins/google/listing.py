@@ -307,7 +307,12 @@ def _ordered(
     if query.sync_token:
         rows = list(lister.changes(sync_position(cal, query.sync_token)))
         return sorted({i: (k, m) for k, i, m in rows}.values(), key=lambda row: row[0])
-    key = (cal.seq, cal.generation, replace(query, page_token=None), now.replace(second=0))
+    key = (
+        cal.seq,
+        cal.generation,
+        replace(query, page_token=None),
+        now.replace(second=0, microsecond=0),
+    )
     if key not in cal.listings:
         rows = list(lister.full())
         unique = {i: (k, m) for k, i, m in rows}
