@@ -302,19 +302,13 @@ def list_events(cal: CalendarData, query: ListQuery, now: datetime, base_url: st
 def _ordered(
     cal: CalendarData, lister: _Lister, query: ListQuery, now: datetime
 ) -> list[tuple[SortKey, Callable[[], JsonDict]]]:
-    """Every row of the listing, sorted; a full listing's rows are kept while the calendar
-    does not change, so serving its pages costs one sort, not one per page."""
-    if query.sync_token:
-        rows = list(lister.changes(sync_position(cal, query.sync_token)))
-        return sorted({i: (k, m) for k, i, m in rows}.values(), key=lambda row: row[0])
-    key = (
-        cal.seq,
-        cal.generation,
-        replace(query, page_token=None),
-        now.replace(second=0, microsecond=0),
-    )
+    """Every row of the listing, sorted; the rows are kept while the calendar does not change,
+    so serving a listing's pages costs one sort, not one per page."""
+    position = sync_position(cal, query.sync_token) if query.sync_token else None
+    minute = now.replace(second=0, microsecond=0)
+    key = (cal.seq, cal.generation, replace(query, page_token=None), position, minute)
     if key not in cal.listings:
-        rows = list(lister.full())
+        rows = list(lister.full() if position is None else lister.changes(position))
         unique = {i: (k, m) for k, i, m in rows}
         cal.listings.clear()
         cal.listings[key] = sorted(unique.values(), key=lambda row: row[0])
