@@ -20,6 +20,7 @@ parser the sync uses.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.utils import getaddresses
 from typing import Any
@@ -95,22 +96,39 @@ def _http(user_oauth_token: str, timeout: float) -> google_auth_httplib2.Authori
     return google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
 
 
-def _service(name: str, version: str, api_url: str, token: str | None, timeout: float) -> Any:
-    if not token:
-        raise GoogleApiError("the event carries no userOAuthToken", 401, "missingToken")
-    return build(
-        name,
-        version,
-        http=_http(token, timeout),
-        static_discovery=True,
-        cache_discovery=False,
-        client_options={"api_endpoint": api_url},
-    )
+# Building a client from the discovery document, and each ``service.events()`` from it, costs
+# milliseconds (every method is generated, its docstring rendered); a sidebar request needs
+# one call. So each resource is built once per process, without credentials, and every
+# request is executed with the rep's own authorized ``http``.
+_RESOURCES: dict[tuple[str, str, str, str], Any] = {}
+_RESOURCES_LOCK = threading.Lock()
 
 
-def _execute(request: Any, what: str) -> Any:
+def _resource(name: str, version: str, api_url: str, path: str) -> Any:
+    """The resource at ``path`` (``"events"``, ``"users.messages"``) of the API, built once."""
+    key = (name, version, api_url, path)
+    found = _RESOURCES.get(key)
+    if found is None:
+        with _RESOURCES_LOCK:
+            found = _RESOURCES.get(key)
+            if found is None:
+                found = build(
+                    name,
+                    version,
+                    http=httplib2.Http(),  # never used: each request brings its own
+                    static_discovery=True,
+                    cache_discovery=False,
+                    client_options={"api_endpoint": api_url},
+                )
+                for part in path.split("."):
+                    found = getattr(found, part)()
+                _RESOURCES[key] = found
+    return found
+
+
+def _execute(request: Any, what: str, http: Any) -> Any:
     try:
-        return request.execute(num_retries=1)
+        return request.execute(http=http, num_retries=1)
     except HttpError as exc:
         status, reason = exc.resp.status, error_reason(exc)
         raise GoogleApiError(f"{what} answered {status} {reason}".strip(), status, reason) from None
@@ -126,9 +144,10 @@ class CalendarReader:
     def __init__(
         self, settings: Settings, user_oauth_token: str | None, *, timeout: float = TIMEOUT_SECONDS
     ) -> None:
-        self._service = _service(
-            "calendar", "v3", settings.google_calendar_api_url, user_oauth_token, timeout
-        )
+        if not user_oauth_token:
+            raise GoogleApiError("the event carries no userOAuthToken", 401, "missingToken")
+        self._events = _resource("calendar", "v3", settings.google_calendar_api_url, "events")
+        self._http = _http(user_oauth_token, timeout)
 
     def list_window(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         """Events overlapping ``[start, end)``, recurring ones expanded, by start time."""
@@ -142,7 +161,7 @@ class CalendarReader:
         }
         events: list[CalendarEvent] = []
         for _ in range(MAX_PAGES):
-            body = _execute(self._service.events().list(**params), "events.list")
+            body = _execute(self._events.list(**params), "events.list", self._http)
             zone = body.get("timeZone")
             events += [parse_event(item, zone) for item in body.get("items") or ()]
             token = body.get("nextPageToken")
@@ -158,9 +177,9 @@ class CalendarReader:
         """
         if not event_id or len(event_id) > _MAX_EVENT_ID:
             return None
-        request = self._service.events().get(calendarId=PRIMARY, eventId=event_id)
+        request = self._events.get(calendarId=PRIMARY, eventId=event_id)
         try:
-            body = _execute(request, "events.get")
+            body = _execute(request, "events.get", self._http)
         except GoogleApiError as exc:
             if exc.status in (400, 404, 410):
                 return None
@@ -180,14 +199,12 @@ def message_sender(
     """The address in the ``From`` header of the open message (lower-cased), if any."""
     if not gmail_access_token:
         raise GoogleApiError("the event carries no Gmail access token", 401, "missingToken")
-    service = _service("gmail", "v1", settings.google_gmail_api_url, user_oauth_token, timeout)
-    request = (
-        service.users()
-        .messages()
-        .get(userId="me", id=message_id, format="metadata", metadataHeaders=["From"])
-    )
+    if not user_oauth_token:
+        raise GoogleApiError("the event carries no userOAuthToken", 401, "missingToken")
+    messages = _resource("gmail", "v1", settings.google_gmail_api_url, "users.messages")
+    request = messages.get(userId="me", id=message_id, format="metadata", metadataHeaders=["From"])
     request.headers[GMAIL_TOKEN_HEADER] = gmail_access_token
-    body = _execute(request, "messages.get")
+    body = _execute(request, "messages.get", _http(user_oauth_token, timeout))
     headers = (body.get("payload") or {}).get("headers") or []
     values = [str(h.get("value", "")) for h in headers if str(h.get("name", "")).lower() == "from"]
     for _name, address in getaddresses(values):
