@@ -60,8 +60,11 @@ class Database:
         self.url = url
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
-            # One connection per checkout keeps threads (web, worker, tests) from sharing one.
-            kwargs["poolclass"] = NullPool
+            # Pooled connections (opening one and setting its pragmas costs more than most
+            # queries); a connection is only ever used by the thread that checked it out.
+            # An in-memory database is one connection's own, so it is never pooled.
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = NullPool
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
