@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, union
+from sqlalchemy import Select, and_, or_, select, union, union_all
 from sqlalchemy.orm import Session, joinedload, selectinload, with_polymorphic
 
 from server.crm.models import Activity, Association, Attendee, Contact, Engagement, Meeting, Note
@@ -49,23 +49,41 @@ def timeline(
     """A contact's timeline, newest first: meetings the contact attends or is associated with,
     their notes, and the contact's other activities.
 
-    Always four queries whatever the length: the page, then meetings' attendees, notes and
-    associations loaded in bulk.
+    The page is found among the contact's own engagements only (index lookups by id and by
+    parent, whatever the size of the account), then loaded with the meetings' attendees,
+    notes and associations in bulk: five queries whatever the length.
     """
-    related = union(
-        select(Attendee.meeting_id.label("id")).where(Attendee.contact_id == contact.id),
-        select(Association.engagement_id.label("id")).where(
-            Association.object_type == "contact", Association.object_id == contact.id
-        ),
+    related = select(
+        union(
+            select(Attendee.meeting_id.label("id")).where(Attendee.contact_id == contact.id),
+            select(Association.engagement_id.label("id")).where(
+                Association.object_type == "contact", Association.object_id == contact.id
+            ),
+        ).subquery()
+    )
+    mine = Engagement.account_id == contact.account_id
+    keys = union_all(
+        select(Engagement.id, Engagement.occurred_at).where(mine, Engagement.id.in_(related)),
+        # Notes of those meetings: the same account's by construction, found by their parent.
+        select(Engagement.id, Engagement.occurred_at).where(Engagement.parent_id.in_(related)),
     ).subquery()
-    ids = select(related.c.id)
+    page = select(keys.c.id, keys.c.occurred_at).order_by(
+        keys.c.occurred_at.desc(), keys.c.id.desc()
+    )
+    if cursor is not None:
+        at, last_id = cursor
+        page = page.where(
+            or_(keys.c.occurred_at < at, and_(keys.c.occurred_at == at, keys.c.id < last_id))
+        )
+    found = list(session.execute(page.limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    if not found:
+        return [], None
     poly = with_polymorphic(Engagement, [Meeting, Note, Activity])
     query = (
         select(poly)
-        .where(
-            poly.account_id == contact.account_id,
-            or_(poly.id.in_(ids), poly.parent_id.in_(ids)),
-        )
+        .where(poly.id.in_([row.id for row in found]))
         .options(
             selectinload(poly.Meeting.attendees),
             selectinload(poly.Meeting.notes).joinedload(Note.owner),
@@ -73,4 +91,7 @@ def timeline(
             selectinload(poly.owner),
         )
     )
-    return _newest_first(session, query, poly, cursor, limit)
+    loaded = {row.id: row for row in session.scalars(query)}
+    rows = [loaded[row.id] for row in found if row.id in loaded]
+    last = found[-1]
+    return rows, ((last.occurred_at, last.id) if more else None)
