@@ -15,7 +15,7 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from server.db import Database
+from server.db import MAX_ID, Database
 from server.errors import DomainError, Invalid
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,17 @@ def decode_cursor(value: str | None) -> str | None:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid("malformed cursor", {"cursor": value}) from exc
+
+
+def id_cursor(value: str | None) -> int | None:
+    """The one parser of id cursors (keyset pagination by id): a positive id a column holds,
+    or :class:`Invalid` (400) for anything else."""
+    raw = decode_cursor(value)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
+        raise Invalid("malformed cursor", {"cursor": value})
+    return int(raw)
 
 
 def error_response(error: DomainError) -> tuple[Response, int]:

@@ -387,6 +387,9 @@ CASES = [
     Case("notes limit over 200", "GET", "/meetings/{meeting}/notes?limit=201", 400),
     Case("notes cursor garbage", "GET", "/meetings/{meeting}/notes?cursor=" + cursor("x|1"), 400),
     Case("timeline limit over 200", "GET", "/contacts/{contact}/timeline?limit=1000", 400),
+    # One cursor parser everywhere: the calendar endpoints refuse what the contacts one does.
+    Case("connections cursor huge", "GET", "/calendar-connections?cursor=" + cursor("9" * 30), 400),
+    Case("connections cursor zero", "GET", "/calendar-connections?cursor=" + cursor("0"), 400),
     # Tokens.
     Case("no token", "GET", "/contacts", 401, headers={"Authorization": ""}, code="unauthorized"),
     Case(

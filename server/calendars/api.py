@@ -26,7 +26,7 @@ from server.errors import Invalid, NotFound
 from server.jobs import Jobs
 from server.openapi import API_PREFIX
 from server.rows import after_commit
-from server.web import database, db_session, decode_cursor, doc, encode_cursor, query_args
+from server.web import database, db_session, doc, encode_cursor, id_cursor, query_args
 
 bp = Blueprint("calendar_api", __name__, url_prefix=API_PREFIX)
 
@@ -121,7 +121,7 @@ def _described(connection_ids: list[int]) -> list[dict[str, Any]]:
 @doc(summary="The account's calendar connections", query=ListQuery, response=ConnectionList)
 def list_connections() -> tuple[Response, int]:
     args = query_args(ListQuery())
-    after = _int_cursor(args["cursor"])
+    after = id_cursor(args["cursor"])
     query = select(CalendarConnection).where(CalendarConnection.account_id == account().id)
     found, nxt = services.page(db_session(), query, CalendarConnection.id, after, args["limit"])
     body = {
@@ -140,7 +140,7 @@ def list_connections() -> tuple[Response, int]:
 def sync_log(connection_id: int) -> tuple[Response, int]:
     connection = _connection(connection_id)
     args = query_args(ListQuery())
-    before = _int_cursor(args["cursor"])
+    before = id_cursor(args["cursor"])
     query = select(CalendarSyncLogEntry).where(CalendarSyncLogEntry.connection_id == connection.id)
     if before is not None:
         query = query.where(CalendarSyncLogEntry.id < before)
@@ -180,13 +180,6 @@ def request_sync(connection_id: int) -> tuple[Response, int]:
         jobs = cast(Jobs, current_app.extensions["jobs"])
         after_commit(session, lambda: tasks.enqueue_sync(jobs, connection.id))
     return jsonify({"requested": True}), 202
-
-
-def _int_cursor(value: str | None) -> int | None:
-    raw = decode_cursor(value)
-    if raw is not None and not raw.isdigit():
-        raise Invalid("malformed cursor", {"cursor": value})
-    return int(raw) if raw else None
 
 
 def register(app: Flask) -> None:

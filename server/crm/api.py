@@ -14,10 +14,19 @@ from marshmallow import Schema
 from sqlalchemy import select
 
 from server.crm import accounts, meetings, schemas, serialize, services, timeline
-from server.crm.models import MAX_ID, Account, Contact, Meeting, User
+from server.crm.models import Account, Contact, Meeting, User
+from server.db import MAX_ID
 from server.errors import Invalid, NotFound, Unauthorized
 from server.openapi import API_PREFIX, build
-from server.web import db_session, decode_cursor, doc, encode_cursor, json_body, query_args
+from server.web import (
+    db_session,
+    decode_cursor,
+    doc,
+    encode_cursor,
+    id_cursor,
+    json_body,
+    query_args,
+)
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 RECORD_TYPES = {"companies": "company", "deals": "deal", "tickets": "ticket"}
@@ -50,15 +59,6 @@ def _json(schema: Schema, data: Any, status: int = 200) -> tuple[Response, int]:
     return jsonify(schema.dump(data)), status
 
 
-def _id_cursor(cursor: str | None) -> int | None:
-    raw = decode_cursor(cursor)
-    if raw is None:
-        return None
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
-        raise Invalid("malformed cursor", {"cursor": cursor})
-    return int(raw)
-
-
 @bp.get("/openapi.json")
 def openapi() -> Response:
     from flask import current_app
@@ -85,7 +85,7 @@ def list_contacts() -> tuple[Response, int]:
     if args["email"] is not None:
         query = query.where(Contact.email_normalized == args["email"].strip().lower())
     rows, nxt = services.page(
-        db_session(), query, Contact.id, _id_cursor(args["cursor"]), args["limit"]
+        db_session(), query, Contact.id, id_cursor(args["cursor"]), args["limit"]
     )
     body = {
         "results": [serialize.contact(r) for r in rows],

@@ -29,7 +29,6 @@ EMAIL_MAX = 254
 NAME_MAX = 200
 TITLE_MAX = 500
 NOTE_MAX = 10_000
-MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (PostgreSQL)
 
 
 def normalize_email(email: str) -> str:

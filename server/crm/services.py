@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from server.crm import events
 from server.crm.accounts import Directory
 from server.crm.models import (
-    MAX_ID,
     Activity,
     Association,
     Attendee,
@@ -33,7 +32,7 @@ from server.crm.models import (
     User,
     normalize_email,
 )
-from server.db import Base, utcnow
+from server.db import MAX_ID, Base, utcnow
 from server.errors import Conflict, Invalid, NotFound
 
 T = TypeVar("T", bound=Base)
