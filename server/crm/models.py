@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -149,6 +150,14 @@ class Engagement(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("account_id", "idempotency_key"),
         Index("ix_engagements_account_occurred", "account_id", "occurred_at", "id"),
+        # Only notes have a parent: a partial index stays small, and its statistics do not
+        # tell the planner that a parent lookup matches every meeting (which made SQLite scan).
+        Index(
+            "ix_engagements_parent_id",
+            "parent_id",
+            postgresql_where=text("parent_id IS NOT NULL"),
+            sqlite_where=text("parent_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,9 +168,7 @@ class Engagement(Timestamped, Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     source: Mapped[str] = mapped_column(String(32), default="crm")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("engagements.id", ondelete="CASCADE"), index=True
-    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("engagements.id", ondelete="CASCADE"))
     # A client-chosen key (an add-on action's nonce, a sync's external id) that makes a retried
     # create return the first result instead of a second row.
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
