@@ -35,6 +35,24 @@ def test_sync_run_runs_the_calendar_sweep_once(cal: Harness) -> None:
     assert len(cal.timeline(jane)) == 1
 
 
+def test_sync_run_syncs_every_active_connection_even_when_not_due(cal: Harness) -> None:
+    """CONTRACT: ``sync run`` syncs now, due or not, and reports each connection."""
+    assert cal.sync().status == "ok"  # the next poll is minutes away
+    jane = cal.contact(JANE)
+    cal.event(summary="Added since", guests=[JANE])
+    result = cal.app.test_cli_runner().invoke(cli.main, ["sync", "run", "--json"])
+    assert result.exit_code == 0, result.output
+    sweep = json.loads(result.output.strip().splitlines()[-1])["jobs"]["calendar_sweep"]
+    (report,) = sweep["connections"]
+    assert (report["connection_id"], report["status"]) == (cal.connection_id, "ok")
+    assert report["user_email"] == "rep@acme.example"
+    assert report["provider"] == "google"
+    assert report["actions"] == {"log": 1}
+    assert [i["meeting"]["title"] for i in cal.timeline(jane)] == ["Added since"]
+    text = cal.app.test_cli_runner().invoke(cli.main, ["sync", "run"])
+    assert f"connection {cal.connection_id} (google, rep@acme.example): ok" in text.output
+
+
 @pytest.fixture
 def live(cal: Harness) -> Iterator[tuple[Flask, str]]:
     """The app served over HTTP on 127.0.0.1, so the stand-in can push to its webhook."""
