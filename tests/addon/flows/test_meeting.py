@@ -98,7 +98,11 @@ def test_a3_a_contacts_name_opens_the_contact_card(connected: Rep) -> None:
     assert card["header"]["title"] == "Ada Lovelace"
     assert decorated(card, "ada@client.example")["topLabel"] == "Email"
     assert decorated(card, "Analytical Engines")["topLabel"] == "Company"
-    assert decorated(card, "Pricing call")["topLabel"].startswith("Meeting \u00b7 Wed 4 Jun, 14:00")
+    assert decorated(card, "Pricing call")["topLabel"] == "Next meeting \u00b7 Wed 4 Jun, 14:00"
+    assert decorated(card, "Contact id")["text"].isdigit()
+    latest = [w["decoratedText"] for w in card["sections"][1]["widgets"]]
+    pricing = next(d for d in latest if d["text"] == "Pricing call")
+    assert pricing["topLabel"].startswith("Meeting \u00b7 Wed 4 Jun, 14:00")
     assert decorated(card, "Asked for a discount")["topLabel"].startswith("Note \u00b7 ")
 
 
