@@ -168,6 +168,9 @@ def test_a5_start_opens_the_meet_link_and_records_started_at(
     answer = connected.side.click(start)
     link = answer["renderActions"]["action"]["link"]
     assert link == {"url": MEET, "openAs": "FULL_SIZE"}
+    # A5: the meeting card says "Started hh:mm" right away, not on the next refresh.
+    (navigation,) = answer["renderActions"]["action"]["navigations"]
+    assert decorated(navigation["updateCard"], "Started")["text"] == "10:00"
     (meeting_id,) = meeting_ids(database, connected.tenant.account_id)
     meeting = connected.api("GET", f"/meetings/{meeting_id}")
     assert datetime.fromisoformat(meeting["started_at"]) == NOW
