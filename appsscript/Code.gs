@@ -30,6 +30,8 @@ var ACTION_PATHS = [
   '/addon/actions/add-note',
   '/addon/actions/disconnect',
   '/addon/actions/refresh',
+  '/addon/actions/log-email',
+  '/addon/actions/add-email-contact',
 ];
 
 /** Homepage trigger (Gmail and Calendar). */

@@ -2,9 +2,16 @@
 
 from server.calendars import models as calendar_models
 from server.calendars import tables as calendar_sync_tables
+from server.crm import emails as crm_emails
 from server.crm import models as crm_models
 from server.db import Base
 
 metadata = Base.metadata
 
-__all__ = ["calendar_models", "calendar_sync_tables", "crm_models", "metadata"]
+__all__ = [
+    "calendar_models",
+    "calendar_sync_tables",
+    "crm_emails",
+    "crm_models",
+    "metadata",
+]

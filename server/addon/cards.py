@@ -33,7 +33,6 @@ from datetime import UTC, datetime, time
 from . import paths
 from .views import (
     AttendeeView,
-    ContactView,
     HomeView,
     MeetingSummaryView,
     MeetingView,
@@ -362,31 +361,6 @@ def meeting_card(
 
 
 # --------------------------------------------------------------------------- contact and others
-
-
-def contact_card(ctx: RenderContext, contact: ContactView) -> Json:
-    """A3: a contact's name, email, company and latest timeline items."""
-    name = contact.name.strip() if contact.name else ""
-    details = [
-        decorated(esc(contact.email, 254), top="Email", icon="EMAIL"),
-        decorated(esc(contact.company or "\u2014", 200), top="Company", icon="STORE"),
-    ]
-    items = sorted(contact.timeline, key=lambda i: i.occurred_at, reverse=True)
-    lines = [
-        decorated(
-            esc(item.title or "(No title)", _TITLE_CHARS),
-            top=f"{item.type.capitalize()} \u00b7 {fmt_datetime(item.occurred_at, ctx)}",
-        )
-        for item in items[:MAX_TIMELINE]
-    ]
-    if not lines:
-        lines.append(paragraph("<i>No activity yet.</i>"))
-    return card(
-        "contact",
-        name or contact.email,
-        [section(details), section(lines, "Latest activity")],
-        subtitle=contact.email if name else None,
-    )
 
 
 def unsaved_event_card(ctx: RenderContext) -> Json:

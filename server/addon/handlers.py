@@ -25,8 +25,8 @@ from server.config import Settings
 from server.crm.models import User
 from server.crypto import TokenCipher
 
-from . import cards, paths, responses, service
-from .calendar_api import CalendarReader, GoogleApiError, day_window, local_day, message_sender
+from . import cards, paths, people_cards, responses, service
+from .calendar_api import CalendarReader, day_window, local_day
 from .descriptor import EXTERNAL_LINK_PREFIXES
 from .events import AddonEvent
 from .responses import Json
@@ -140,32 +140,14 @@ def _home(call: Call, highlight: str | None = None, notice: str | None = None) -
     return cards.home_card(call.ctx, view)
 
 
-def _sender(call: Call) -> str | None:
-    event = call.event
-    if not event.message_id:
-        return None
-    try:
-        return message_sender(
-            call.settings, event.user_oauth_token, event.gmail_access_token, event.message_id
-        )
-    except GoogleApiError as exc:  # the home card is still useful without the highlight
-        log.warning("addon: sender of the open message unknown", extra={"error": str(exc)})
-        return None
-
-
 def home(call: Call) -> Json:
     """A2: today's meetings in the rep's zone (Gmail and Calendar homepage)."""
     return responses.trigger_response(_home(call))
 
 
-def gmail_message(call: Call) -> Json:
-    """A2 in Gmail: the home card with the meetings that include the sender first."""
-    return responses.trigger_response(_home(call, _sender(call)))
-
-
 def refresh(call: Call) -> Json:
-    """Back to a fresh home card (the Gmail highlight kept when a message is open)."""
-    return responses.pop_to_root(_home(call, _sender(call)))
+    """Back to a fresh home card."""
+    return responses.pop_to_root(_home(call))
 
 
 # --------------------------------------------------------------------------- A3 meeting card
@@ -227,8 +209,8 @@ def open_meeting(call: Call) -> Json:
 def open_contact(call: Call) -> Json:
     """A3: a contact's card (name, email, company, latest timeline items)."""
     contact = service.owned_contact(call.session, call.user, call.event.param("contact_id"))
-    view = service.contact_view(call.session, contact)
-    return call.show(cards.contact_card(call.ctx, view))
+    view = service.contact_view(call.session, contact, call.now)
+    return call.show(people_cards.contact_card(call.ctx, view))
 
 
 # --------------------------------------------------------------------------- A4-A6 actions
@@ -250,7 +232,7 @@ def start_meeting(call: Call) -> Json:
     event = _event(call)
     service.mark_started(call.session, call.user, event, call.vendor_domains, call.now)
     url = video_link(event, call.settings) or calendar_link(event, call)
-    return responses.open_link(url, "Meeting started")
+    return responses.open_link_and_update(url, _meeting_card(call, event), "Meeting started")
 
 
 def _note_text(call: Call) -> str:
@@ -302,7 +284,6 @@ def disconnect(call: Call) -> Json:
 
 HANDLERS: dict[str, tuple[Kind, Handler]] = {
     paths.HOME: ("trigger", home),
-    paths.GMAIL_MESSAGE: ("trigger", gmail_message),
     paths.CALENDAR_EVENT: ("trigger", calendar_event),
     paths.OPEN_MEETING: ("callback", open_meeting),
     paths.OPEN_CONTACT: ("callback", open_contact),

@@ -24,6 +24,8 @@ START_MEETING = "/addon/actions/start-meeting"
 ADD_NOTE = "/addon/actions/add-note"
 DISCONNECT = "/addon/actions/disconnect"
 REFRESH = "/addon/actions/refresh"
+LOG_EMAIL = "/addon/actions/log-email"
+ADD_EMAIL_CONTACT = "/addon/actions/add-email-contact"
 
 # The calendar connect flow (GET, opened in an overlay; not an add-on request).
 OAUTH_START = "/oauth/google/start"
@@ -31,7 +33,17 @@ OAUTH_CALLBACK = "/oauth/google/callback"
 
 TRIGGER_PATHS: frozenset[str] = frozenset({HOME, GMAIL_MESSAGE, CALENDAR_EVENT})
 ACTION_PATHS: frozenset[str] = frozenset(
-    {OPEN_MEETING, OPEN_CONTACT, ADD_CONTACT, START_MEETING, ADD_NOTE, DISCONNECT, REFRESH}
+    {
+        OPEN_MEETING,
+        OPEN_CONTACT,
+        ADD_CONTACT,
+        START_MEETING,
+        ADD_NOTE,
+        DISCONNECT,
+        REFRESH,
+        LOG_EMAIL,
+        ADD_EMAIL_CONTACT,
+    }
 )
 #: Every path Google POSTs an event object to, each with a Google-signed bearer token.
 ADDON_PATHS: frozenset[str] = TRIGGER_PATHS | ACTION_PATHS

@@ -57,3 +57,10 @@ def open_link(url: str, notification: str | None = None) -> Json:
 def notify(text: str) -> Json:
     """Callback answer: only a toast, the card stays as it is."""
     return _render(_with_notice({}, text))
+
+
+def open_link_and_update(url: str, card: Json, notification: str | None = None) -> Json:
+    """Answer an ``openDynamicLinkAction``: open ``url`` in a new tab and replace the current
+    card with ``card`` (A5: "Started hh:mm" shows right away)."""
+    action = {"link": {"url": url, "openAs": "FULL_SIZE"}, "navigations": [{"updateCard": card}]}
+    return _render(_with_notice(action, notification))

@@ -40,7 +40,8 @@ from . import cards, responses, scopes
 from .auth import AddonAuthenticator, AddonAuthError, missing_scopes, redact_event, scope_request
 from .calendar_api import GoogleApiError
 from .events import EventError, parse_event
-from .handlers import HANDLERS, Call, Kind
+from .gmail_handlers import HANDLERS
+from .handlers import Call, Kind
 from .responses import Json
 from .service import Refused
 from .views import RenderContext

@@ -51,5 +51,7 @@ _BASE: tuple[str, ...] = (USERINFO_EMAIL, CALENDAR_EVENTS_OWNED_READONLY)
 #: The execute / current-event scopes are not listed: Google enforces those itself.
 NEEDED_SCOPES: dict[str, tuple[str, ...]] = {path: _BASE for path in sorted(paths.ADDON_PATHS)} | {
     paths.GMAIL_MESSAGE: (*_BASE, GMAIL_CURRENT_MESSAGE_METADATA),
+    paths.LOG_EMAIL: (*_BASE, GMAIL_CURRENT_MESSAGE_METADATA),
+    paths.ADD_EMAIL_CONTACT: (*_BASE, GMAIL_CURRENT_MESSAGE_METADATA),
     paths.DISCONNECT: (USERINFO_EMAIL,),
 }

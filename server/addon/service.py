@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,8 @@ from server.crm.models import (
     EMAIL_MAX,
     NAME_MAX,
     TITLE_MAX,
+    Association,
+    Attendee,
     Contact,
     Meeting,
     Note,
@@ -209,9 +211,29 @@ def meeting_view(
     )
 
 
-def contact_view(session: Session, contact: Contact) -> ContactView:
-    """A3: the contact card's data: details and the latest timeline items."""
+def next_meeting(session: Session, contact: Contact, now: datetime) -> Meeting | None:
+    """The contact's next scheduled meeting (attending or associated) after ``now``."""
+    attending = select(Attendee.meeting_id).where(Attendee.contact_id == contact.id)
+    associated = select(Association.engagement_id).where(
+        Association.object_type == "contact", Association.object_id == contact.id
+    )
+    return session.scalars(
+        select(Meeting)
+        .where(
+            Meeting.account_id == contact.account_id,
+            Meeting.start_at > now,
+            or_(Meeting.outcome.is_(None), Meeting.outcome != "canceled"),
+            or_(Meeting.id.in_(attending), Meeting.id.in_(associated)),
+        )
+        .order_by(Meeting.start_at, Meeting.id)
+        .limit(1)
+    ).first()
+
+
+def contact_view(session: Session, contact: Contact, now: datetime | None = None) -> ContactView:
+    """A3: the contact card's data: details, the latest timeline items, the next meeting."""
     rows, _ = timeline.timeline(session, contact, None, cards.MAX_TIMELINE)
+    upcoming = next_meeting(session, contact, now or utcnow())
     return ContactView(
         contact_id=str(contact.id),
         email=contact.email,
@@ -226,6 +248,11 @@ def contact_view(session: Session, contact: Contact) -> ContactView:
             )
             for row in rows
         ],
+        next_meeting=(
+            (upcoming.title, upcoming.start_at)
+            if upcoming is not None and upcoming.start_at is not None
+            else None
+        ),
     )
 
 

@@ -111,6 +111,8 @@ class ContactView:
     name: str | None = None
     company: str | None = None
     timeline: Sequence[TimelineItemView] = field(default_factory=tuple)
+    #: The contact's next scheduled meeting (title, start), if any.
+    next_meeting: tuple[str, datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,34 @@ class HomeView:
     #: Set when the rep's stored calendar grant no longer works: shows a reconnect banner.
     reconnect_url: str | None = None
     notice: str | None = None
+
+
+MessageRole = Literal["From", "To", "Cc"]
+
+
+@dataclass(frozen=True)
+class MessagePersonView:
+    """A person of the open Gmail message, resolved against the CRM (rules A4, A7)."""
+
+    email: str
+    role: MessageRole
+    name: str | None = None
+    status: AttendeeStatus = "not_contact"
+    contact_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """The message card's data (rule A7): the open message, its people, whether it is logged."""
+
+    subject: str
+    sent_at: datetime
+    people: Sequence[MessagePersonView] = ()
+    loggable: bool = True
+    logged_by: str | None = None
+    logged_at: datetime | None = None
+    sender_email: str | None = None
+    #: The sender's meetings today, then their next one after today (rule A2 in Gmail).
+    sender_meetings_today: Sequence[MeetingSummaryView] = ()
+    sender_next_meeting: MeetingSummaryView | None = None
+    reconnect_url: str | None = None

@@ -112,8 +112,11 @@ def fill_inbox(stand_in: GoogleStandIn, now: datetime) -> dict[str, list[Preview
             f"{sender.name} <{sender.email}>",
             subject,
             REP.email,
+            # A customer email with mixed people: a contact, one who is not, a colleague (A7).
+            cc=[DANA.email, MANAGER.email] if sender is BOB else None,
             body=body,
             date=sent,
+            rfc822_id=f"<{message_id}@{sender.email.partition('@')[2]}>",
         )
         listed.append(
             PreviewMessage(message_id, message_id, sender.email, sender.name, subject, body, sent)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from server.addon import cards, paths, responses
+from server.addon import cards, paths, people_cards, responses
 from server.addon.auth import scope_request
 from server.addon.views import (
     AttendeeView,
@@ -116,7 +116,7 @@ def test_every_card_converts_and_actions_route_through_on_action() -> None:
         cards.unknown_rep_card(CTX, "x@y.example"),
         HOME,
         cards.meeting_card(CTX, MEETING, note_error="Too long", note_draft="x"),
-        cards.contact_card(CTX, ContactView("1", "a@x.example", "A", "X")),
+        people_cards.contact_card(CTX, ContactView("1", "a@x.example", "A", "X")),
         cards.unsaved_event_card(CTX),
         cards.error_card(CTX, "Oops"),
     ]

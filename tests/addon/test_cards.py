@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.addon import cards, paths, responses
+from server.addon import cards, paths, people_cards, responses
 from server.addon.views import (
     AttendeeView,
     ContactView,
@@ -328,7 +328,7 @@ def test_contact_card() -> None:
             TimelineItemView("meeting", "Pricing review", START),
         ],
     )
-    card = cards.contact_card(CTX, contact)
+    card = people_cards.contact_card(CTX, contact)
     check_card(card, BASE_URL)
     check_response(responses.push_card(card), BASE_URL, "callback")
     assert card["header"] == {"title": "Jane Roe", "subtitle": "jane@customer.example"}
@@ -339,7 +339,7 @@ def test_contact_card() -> None:
 
 
 def test_contact_card_without_name_or_activity() -> None:
-    card = cards.contact_card(CTX, ContactView("3", "x@y.example"))
+    card = people_cards.contact_card(CTX, ContactView("3", "x@y.example"))
     check_card(card, BASE_URL)
     assert card["header"] == {"title": "x@y.example"}
     assert "No activity yet." in json.dumps(card)

@@ -3,7 +3,8 @@ printed preview URL in headless Chromium.
 
 Connect the calendar through the stand-in's consent page, see today's meetings, open one, add
 an attendee who is not a contact, start the meeting (a new tab opens), type two notes, and see
-them with their times in the card and on the contact's timeline (read through the REST API).
+them with their times in the card and on the contact's timeline (read through the REST API);
+then in Gmail open the contact's email and log it (A7): it shows on the timeline panel once.
 Screenshots of every step land in ``test-artifacts/test_rep_runs_a_meeting_from_the_sidebar/``.
 """
 
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.browser
 ZONE = "Europe/Berlin"
 LOCALE = "en-GB"
 MEETING = "Northwind onboarding"
+EMAIL = "Onboarding questions"
 NOTES = ("Frank needs SSO before the rollout.", "Next step: send the security questionnaire.")
 
 
@@ -185,6 +187,21 @@ def test_rep_runs_a_meeting_from_the_sidebar(browser: Any, demo_url: str, shots:
             stamp = datetime.fromisoformat(item.locator("time").get_attribute("datetime") or "")
             assert before - timedelta(seconds=1) <= stamp <= after + timedelta(seconds=1)
         shots.take(page, "contact timeline", full_page=True)
+
+        # 9. Gmail (A7): open Frank's email, its people on the card, log it once; it lands on
+        # his timeline.
+        page.locator("#host-GMAIL").click()
+        page.locator(".host-item.message", has_text=EMAIL).click()
+        sidebar.get_by_role("heading", name=EMAIL).wait_for()
+        sender = sidebar.locator(".decorated", has_text=FRANK.name)
+        assert "From · Contact" in sender.inner_text()
+        shots.take(page, "gmail message card")
+        sidebar.get_by_role("button", name="Log email").click()
+        sidebar.get_by_text(re.compile("Logged to the CRM by")).wait_for()
+        timeline.locator(".tl-email", has_text=EMAIL).wait_for()
+        assert timeline.locator(".tl-email", has_text=EMAIL).count() == 1
+        assert sidebar.get_by_role("button", name="Log email").count() == 0
+        shots.take(page, "email logged", full_page=True)
         assert errors == []
     finally:
         context.close()

@@ -159,6 +159,6 @@ export async function loadTimeline() {
 export function followContact(parameters, url) {
   // The panel follows the contact the rep just opened or added.
   if (parameters.contact_id && /^\d+$/.test(parameters.contact_id)) deps.state.contactId = Number(parameters.contact_id);
-  else if (parameters.email && /add-contact/.test(url)) deps.state.contactEmail = parameters.email.toLowerCase();
+  else if (parameters.email && /add-(email-)?contact/.test(url)) deps.state.contactEmail = parameters.email.toLowerCase();
   loadContacts();
 }

@@ -119,8 +119,11 @@ class GmailState:
         body: str = "",
         date: datetime | None = None,
         thread_id: str | None = None,
+        rfc822_id: str | None = None,
     ) -> JsonDict:
-        """Put a message in ``owner_email``'s mailbox; returns it in ``format=full``."""
+        """Put a message in ``owner_email``'s mailbox; returns it in ``format=full``.
+
+        ``rfc822_id`` sets the ``Message-ID`` header (the same message in two mailboxes)."""
         owner = norm_email(owner_email)
         sent = date or self._now()
         recipients = [to] if isinstance(to, str) else list(to or [owner])
@@ -131,7 +134,7 @@ class GmailState:
             message["Cc"] = ", ".join(cc)
         message["Subject"] = subject
         message["Date"] = format_datetime(sent)
-        message["Message-ID"] = make_msgid(domain="mail.gmail.com")
+        message["Message-ID"] = rfc822_id or make_msgid(domain="mail.gmail.com")
         message.set_content(body or "")
         with self._lock:
             box = self._messages.setdefault(owner, {})

@@ -1,6 +1,6 @@
 """A2: the home card lists the rep's meetings of today in the rep's time zone, read from the
 primary calendar with the request's token; right across midnight and daylight-saving changes,
-east and west of UTC. Gmail puts the meetings with the open message's sender first; Calendar's
+east and west of UTC. Calendar's
 event-open trigger shows that event's meeting card directly."""
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.addon import paths
 from server.addon.calendar_api import day_window
 
 from .conftest import Clock, Rep
-from .sidebar import GMAIL_TOKEN, decorated, only_card, texts
+from .sidebar import decorated, only_card, texts
 
 
 def _add(rep: Rep, title: str, start: datetime, minutes: int = 30, **extra: Any) -> dict[str, Any]:
@@ -144,36 +143,6 @@ def test_a2_each_meeting_opens_its_meeting_card(connected: Rep) -> None:
     assert card["name"] == "meeting"
     assert card["header"]["title"] == "Pricing"
     assert event["id"] in str(card)
-
-
-def test_a2_gmail_puts_meetings_with_the_sender_first(connected: Rep) -> None:
-    """A2 in Gmail: the contextual trigger shows the home card, the sender's meetings first."""
-    _add(connected, "Standup", datetime(2025, 6, 4, 7, 0, tzinfo=UTC), attendees=[])
-    _add(
-        connected,
-        "With Bob",
-        datetime(2025, 6, 4, 12, 0, tzinfo=UTC),
-        attendees=[{"email": connected.email}, {"email": "bob@client.example"}],
-    )
-    connected.side.google.gmail.add_message(
-        connected.email, "msg-f:1", "Bob Client <Bob@Client.example>", "Next steps"
-    )
-    gmail = {"messageId": "msg-f:1", "threadId": "thread-f:1", "accessToken": GMAIL_TOKEN}
-    card = only_card(connected.side.post(paths.GMAIL_MESSAGE, host="GMAIL", gmail=gmail))
-    assert card["sections"][0]["header"] == "With bob@client.example"
-    assert _titles(card) == ["With Bob", "Standup"]
-    (call,) = connected.side.google.gmail.requests
-    assert call.query["format"] == "metadata"
-    assert call.query["metadataHeaders"] == "From"
-    assert call.headers.get("X-Goog-Gmail-Access-Token") == GMAIL_TOKEN
-
-
-def test_a2_gmail_failure_still_shows_the_home_card(connected: Rep) -> None:
-    _add(connected, "Standup", datetime(2025, 6, 4, 7, 0, tzinfo=UTC))
-    gmail = {"messageId": "msg-f:missing", "accessToken": GMAIL_TOKEN}
-    card = only_card(connected.side.post(paths.GMAIL_MESSAGE, host="GMAIL", gmail=gmail))
-    assert card["name"] == "home"
-    assert _titles(card) == ["Standup"]
 
 
 def test_a2_calendar_event_open_shows_the_meeting_card(connected: Rep) -> None:

@@ -98,7 +98,11 @@ def test_a3_a_contacts_name_opens_the_contact_card(connected: Rep) -> None:
     assert card["header"]["title"] == "Ada Lovelace"
     assert decorated(card, "ada@client.example")["topLabel"] == "Email"
     assert decorated(card, "Analytical Engines")["topLabel"] == "Company"
-    assert decorated(card, "Pricing call")["topLabel"].startswith("Meeting \u00b7 Wed 4 Jun, 14:00")
+    assert decorated(card, "Pricing call")["topLabel"] == "Next meeting \u00b7 Wed 4 Jun, 14:00"
+    assert decorated(card, "Contact id")["text"].isdigit()
+    latest = [w["decoratedText"] for w in card["sections"][1]["widgets"]]
+    pricing = next(d for d in latest if d["text"] == "Pricing call")
+    assert pricing["topLabel"].startswith("Meeting \u00b7 Wed 4 Jun, 14:00")
     assert decorated(card, "Asked for a discount")["topLabel"].startswith("Note \u00b7 ")
 
 
@@ -164,6 +168,9 @@ def test_a5_start_opens_the_meet_link_and_records_started_at(
     answer = connected.side.click(start)
     link = answer["renderActions"]["action"]["link"]
     assert link == {"url": MEET, "openAs": "FULL_SIZE"}
+    # A5: the meeting card says "Started hh:mm" right away, not on the next refresh.
+    (navigation,) = answer["renderActions"]["action"]["navigations"]
+    assert decorated(navigation["updateCard"], "Started")["text"] == "10:00"
     (meeting_id,) = meeting_ids(database, connected.tenant.account_id)
     meeting = connected.api("GET", f"/meetings/{meeting_id}")
     assert datetime.fromisoformat(meeting["started_at"]) == NOW
