@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from email.utils import getaddresses
 from typing import Any
 
 import google_auth_httplib2
@@ -186,28 +185,3 @@ class CalendarReader:
             raise
         event = parse_event(body)
         return None if event.cancelled else event
-
-
-def message_sender(
-    settings: Settings,
-    user_oauth_token: str | None,
-    gmail_access_token: str | None,
-    message_id: str,
-    *,
-    timeout: float = TIMEOUT_SECONDS,
-) -> str | None:
-    """The address in the ``From`` header of the open message (lower-cased), if any."""
-    if not gmail_access_token:
-        raise GoogleApiError("the event carries no Gmail access token", 401, "missingToken")
-    if not user_oauth_token:
-        raise GoogleApiError("the event carries no userOAuthToken", 401, "missingToken")
-    messages = _resource("gmail", "v1", settings.google_gmail_api_url, "users.messages")
-    request = messages.get(userId="me", id=message_id, format="metadata", metadataHeaders=["From"])
-    request.headers[GMAIL_TOKEN_HEADER] = gmail_access_token
-    body = _execute(request, "messages.get", _http(user_oauth_token, timeout))
-    headers = (body.get("payload") or {}).get("headers") or []
-    values = [str(h.get("value", "")) for h in headers if str(h.get("name", "")).lower() == "from"]
-    for _name, address in getaddresses(values):
-        if "@" in address:
-            return address.strip().lower()
-    return None

@@ -18,7 +18,14 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from server.config import Settings
 
-from .calendar_api import GMAIL_TOKEN_HEADER, TIMEOUT_SECONDS, GoogleApiError, _execute, _service
+from .calendar_api import (
+    GMAIL_TOKEN_HEADER,
+    TIMEOUT_SECONDS,
+    GoogleApiError,
+    _execute,
+    _http,
+    _resource,
+)
 
 HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
 _MAX_MESSAGE_ID = 256
@@ -94,14 +101,14 @@ def read_message(
         raise GoogleApiError("the event names no open message", 400, "missingMessage")
     if not gmail_access_token:
         raise GoogleApiError("the event carries no Gmail access token", 401, "missingToken")
-    service = _service("gmail", "v1", settings.google_gmail_api_url, user_oauth_token, timeout)
-    request = (
-        service.users()
-        .messages()
-        .get(userId="me", id=message_id, format="metadata", metadataHeaders=list(HEADERS))
+    if not user_oauth_token:
+        raise GoogleApiError("the event carries no userOAuthToken", 401, "missingToken")
+    messages = _resource("gmail", "v1", settings.google_gmail_api_url, "users.messages")
+    request = messages.get(
+        userId="me", id=message_id, format="metadata", metadataHeaders=list(HEADERS)
     )
     request.headers[GMAIL_TOKEN_HEADER] = gmail_access_token
-    body = _execute(request, "messages.get")
+    body = _execute(request, "messages.get", _http(user_oauth_token, timeout))
     headers: dict[str, list[str]] = {}
     for header in (body.get("payload") or {}).get("headers") or []:
         name = str(header.get("name", "")).lower()

@@ -1,7 +1,7 @@
 """logged emails (A7): one row per RFC 822 Message-ID per account
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04 00:55:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import server.db
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
