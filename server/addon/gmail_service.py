@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from server.crm import accounts, emails, services
-from server.crm.models import NAME_MAX, Contact, User, normalize_email
+from server.crm.models import Contact, User, normalize_email
 
+from . import service
 from .gmail_api import OpenMessage, Person
 from .service import Refused
 from .views import AttendeeStatus, MeetingSummaryView, MessagePersonView, MessageView
@@ -132,11 +133,6 @@ def add_person(
     person = next((p for p, _ in _roles(message) if p.email == wanted), None)
     if person is None:
         raise Refused("That address isn't on this message.")
-    directory = accounts.directory(session, user.account_id, vendor_domains)
-    if directory.is_internal(wanted):
-        raise Refused("People of your own company aren't added as contacts.")
-    first, _, last = " ".join(person.name.replace("\x00", "").split()).partition(" ")
-    name = f"{first[:NAME_MAX]} {last[:NAME_MAX]}".strip()
-    contact = services.ensure_contact(session, user.account_id, person.email, name)
+    contact = service.add_person(session, user, person.email, person.name, vendor_domains)
     emails.link_contact(session, contact, vendor_domains)
     return contact

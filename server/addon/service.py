@@ -273,14 +273,24 @@ def add_contact(
     """
     wanted = normalize_email(email)
     person = next((p for p in guests(event, user) if normalize_email(p.email) == wanted), None)
-    if person is None or len(person.email.strip()) > EMAIL_MAX:
+    if person is None:
         raise Refused("That address isn't a guest of this meeting.")
+    return add_person(session, user, person.email, person.name, vendor_domains)
+
+
+def add_person(
+    session: Session, user: User, email: str, name: str, vendor_domains: Sequence[str]
+) -> Contact:
+    """A4: the person becomes a contact of the rep's account (idempotently), named as the
+    calendar or the email names them; people of the rep's own company never do (R4)."""
+    if len(email.strip()) > EMAIL_MAX:
+        raise Refused("That address is too long to be a contact's.")
     directory = accounts.directory(session, user.account_id, vendor_domains)
-    if directory.is_internal(wanted):
+    if directory.is_internal(normalize_email(email)):
         raise Refused("People of your own company aren't added as contacts.")
-    first, _, last = " ".join(person.name.replace("\x00", "").split()).partition(" ")
-    name = f"{first[:NAME_MAX]} {last[:NAME_MAX]}".strip()
-    return services.ensure_contact(session, user.account_id, person.email.strip(), name)
+    first, _, last = " ".join(name.replace("\x00", "").split()).partition(" ")
+    full = f"{first[:NAME_MAX]} {last[:NAME_MAX]}".strip()
+    return services.ensure_contact(session, user.account_id, email.strip(), full)
 
 
 def ensure_meeting(
