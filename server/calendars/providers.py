@@ -102,7 +102,3 @@ def get(name: str) -> CalendarIntegration:
         return _REGISTRY[name]
     except KeyError:
         raise ProviderError(f"no calendar provider named {name!r} is installed") from None
-
-
-def names() -> tuple[str, ...]:
-    return tuple(_REGISTRY)

@@ -45,19 +45,6 @@ class NewMeeting:
         else:
             self.waiting.append(row)
 
-    # The fields a cancelled occurrence copies from its series' meeting (R6).
-    @property
-    def title(self) -> str:
-        return str(self.row["title"])
-
-    @property
-    def start_at(self) -> datetime:
-        return self.row["start_at"]  # type: ignore[no-any-return]
-
-    @property
-    def end_at(self) -> datetime:
-        return self.row["end_at"]  # type: ignore[no-any-return]
-
 
 ATTENDEE_FIELDS = (
     "email",
