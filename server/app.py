@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import requests
-from flask import Flask, Response, jsonify
+from flask import Flask
 
-from server import preview, web
+from server import health, preview, web
 from server.addon import routes as addon_routes
 from server.calendars import feature as calendars
 from server.config import Settings
@@ -40,9 +40,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     calendars.install(app, database, jobs)
     if settings.preview_enabled and not settings.is_production:
         preview.register(app)  # the demo's local stand-in for the sidebar host
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return jsonify({"status": "ok"})
+    health.register(app, database, jobs)
 
     return app

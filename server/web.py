@@ -142,7 +142,12 @@ def install(app: Flask, database: Database) -> None:
         code = (error.name or "error").lower().replace(" ", "_")
         status = error.code or 500
         body = {"error": {"code": code, "message": error.description or "", "details": {}}}
-        return jsonify(body), status
+        response = jsonify(body)
+        # Keep what the error says about the resource: a 405's ``Allow`` above all.
+        for name, value in error.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _crash(error: Exception) -> tuple[Response, int]:

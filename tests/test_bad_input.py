@@ -573,3 +573,13 @@ def test_limits_are_inclusive(tenant: Any) -> None:
     )
     assert lower.status_code == 200
     assert json.loads(lower.get_data())["results"][0]["first_name"] == "n" * 200
+
+
+def test_405_says_which_methods_are_allowed(tenant: Any, world: dict[str, Any]) -> None:
+    path = "/api/v1" + fill("/contacts/{contact}", world)
+    response = tenant.client.put(path, headers={"Authorization": f"Bearer {tenant.token}"})
+    assert response.status_code == 405
+    allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+    assert {"GET", "PATCH", "DELETE"} <= allowed
+    assert "PUT" not in allowed
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
