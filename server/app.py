@@ -7,7 +7,7 @@ import logging
 import requests
 from flask import Flask
 
-from server import health, preview, web
+from server import health, preview, web, webapp
 from server.addon import routes as addon_routes
 from server.calendars import feature as calendars
 from server.config import Settings
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register(app)
     addon_routes.register(app)
     calendars.install(app, database, jobs)
+    webapp.install(app, settings)
     if settings.preview_enabled and not settings.is_production:
         preview.register(app)  # the demo's local stand-in for the sidebar host
     health.register(app, database, jobs)

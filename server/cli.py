@@ -101,20 +101,22 @@ def user() -> None:
 @click.option("--account", "account_id", type=int, required=True)
 @click.option("--email", required=True)
 @click.option("--name", default="")
+@click.option("--admin", is_flag=True, help="an account admin (settings app: users, tokens, ...)")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def user_add(account_id: int, email: str, name: str, as_json: bool) -> None:
+def user_add(account_id: int, email: str, name: str, admin: bool, as_json: bool) -> None:
     """Add a user to an account."""
     try:
         with database().transaction() as session:
             acc = session.get(Account, account_id)
             if acc is None:
                 raise click.ClickException(f"no account {account_id}")
-            row = accounts.add_user(session, acc, email, name)
+            row = accounts.add_user(session, acc, email, name, admin=admin)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
-    data = {"account_id": account_id, "user_id": row.id, "email": row.email}
-    emit(data, as_json, f"user {row.id} added to account {account_id}")
+    data = {"account_id": account_id, "user_id": row.id, "email": row.email, "admin": row.is_admin}
+    role = "admin" if admin else "user"
+    emit(data, as_json, f"{role} {row.id} added to account {account_id}")
 
 
 @main.group()

@@ -109,6 +109,24 @@ def error_response(error: DomainError) -> tuple[Response, int]:
     return jsonify(error.to_dict()), error.status
 
 
+ErrorPage = Callable[[int, str], Response]
+
+
+def error_pages(app: Flask, prefix: str, render: ErrorPage) -> None:
+    """Errors under ``prefix`` are pages for a person (``render(status, message)``), not the
+    API's JSON error shape."""
+    app.extensions.setdefault("error_pages", []).append((prefix, render))
+
+
+def _page(status: int, message: str) -> Response | None:
+    for prefix, render in current_app.extensions.get("error_pages", ()):
+        if request.path.startswith(prefix):
+            response: Response = render(status, message)
+            response.status_code = status
+            return response
+    return None
+
+
 def install(app: Flask, database: Database) -> None:
     """Wire the session lifecycle and the error handlers into ``app``."""
     app.extensions["database"] = database
@@ -135,14 +153,15 @@ def install(app: Flask, database: Database) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError) -> tuple[Response, int]:
-        return error_response(error)
+        page = _page(error.status, error.message)
+        return (page, error.status) if page is not None else error_response(error)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> tuple[Response, int]:
         code = (error.name or "error").lower().replace(" ", "_")
         status = error.code or 500
         body = {"error": {"code": code, "message": error.description or "", "details": {}}}
-        response = jsonify(body)
+        response = _page(status, error.description or "") or jsonify(body)
         # Keep what the error says about the resource: a 405's ``Allow`` above all.
         for name, value in error.get_headers():
             if name.lower() not in ("content-type", "content-length"):
@@ -152,6 +171,9 @@ def install(app: Flask, database: Database) -> None:
     @app.errorhandler(Exception)
     def _crash(error: Exception) -> tuple[Response, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        page = _page(500, "Something went wrong on our side. Try again in a moment.")
+        if page is not None:
+            return page, 500
         body = {"error": {"code": "internal", "message": "internal error", "details": {}}}
         return jsonify(body), 500
 

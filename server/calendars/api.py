@@ -7,25 +7,20 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from marshmallow import Schema, fields
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from server.calendars import locks, tasks
+from server.calendars import status
 from server.calendars.models import CalendarConnection
-from server.calendars.push import ACTIVE
-from server.calendars.tables import CalendarSyncLogEntry, CalendarSyncState, CalendarWatchChannel
 from server.crm import services
 from server.crm.api import account, authenticate
-from server.crm.models import User
 from server.crm.schemas import ListQuery
-from server.db import utcnow
 from server.errors import Invalid, NotFound
 from server.jobs import Jobs
 from server.openapi import API_PREFIX
-from server.rows import after_commit
 from server.web import database, db_session, doc, encode_cursor, id_cursor, query_args
 
 bp = Blueprint("calendar_api", __name__, url_prefix=API_PREFIX)
@@ -79,44 +74,6 @@ def _connection(connection_id: int) -> CalendarConnection:
     return row
 
 
-def _described(connection_ids: list[int]) -> list[dict[str, Any]]:
-    """The connections with their rep, sync state and latest push expiry: one query."""
-    if not connection_ids:
-        return []
-    push_expiry = (
-        select(func.max(CalendarWatchChannel.expires_at))
-        .where(
-            CalendarWatchChannel.connection_id == CalendarConnection.id,
-            CalendarWatchChannel.status == ACTIVE,
-        )
-        .correlate(CalendarConnection)
-        .scalar_subquery()
-    )
-    query = (
-        select(CalendarConnection, User.email, CalendarSyncState, push_expiry)
-        .join(User, User.id == CalendarConnection.user_id)
-        .outerjoin(CalendarSyncState, CalendarSyncState.connection_id == CalendarConnection.id)
-        .where(CalendarConnection.id.in_(connection_ids))
-        .order_by(CalendarConnection.id)
-    )
-    return [
-        {
-            "id": row.id,
-            "user_email": email,
-            "provider": row.provider,
-            "account_email": row.external_email,
-            "status": row.status,
-            "status_reason": row.status_reason,
-            "connected_at": row.connected_at,
-            "last_synced_at": state.last_synced_at if state else None,
-            "next_sync_at": state.next_sync_at if state else None,
-            "last_error": state.last_error if state else "",
-            "push_expires_at": expires,
-        }
-        for row, email, state, expires in db_session().execute(query)
-    ]
-
-
 @bp.get("/calendar-connections")
 @doc(summary="The account's calendar connections", query=ListQuery, response=ConnectionList)
 def list_connections() -> tuple[Response, int]:
@@ -125,7 +82,7 @@ def list_connections() -> tuple[Response, int]:
     query = select(CalendarConnection).where(CalendarConnection.account_id == account().id)
     found, nxt = services.page(db_session(), query, CalendarConnection.id, after, args["limit"])
     body = {
-        "results": _described([row.id for row in found]),
+        "results": status.describe(db_session(), [row.id for row in found]),
         "next_cursor": encode_cursor(str(nxt)) if nxt else None,
     }
     return jsonify(ConnectionList().dump(body)), 200
@@ -140,30 +97,12 @@ def list_connections() -> tuple[Response, int]:
 def sync_log(connection_id: int) -> tuple[Response, int]:
     connection = _connection(connection_id)
     args = query_args(ListQuery())
-    before = id_cursor(args["cursor"])
-    query = select(CalendarSyncLogEntry).where(CalendarSyncLogEntry.connection_id == connection.id)
-    if before is not None:
-        query = query.where(CalendarSyncLogEntry.id < before)
-    limit = args["limit"]
-    rows = list(
-        db_session().scalars(query.order_by(CalendarSyncLogEntry.id.desc()).limit(limit + 1))
+    rows, more = status.sync_log(
+        db_session(), connection.id, id_cursor(args["cursor"]), args["limit"]
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     body = {
-        "results": [
-            {
-                "id": r.id,
-                "at": r.created_at,
-                "event_id": r.external_event_id,
-                "action": r.action,
-                "rule": r.rule,
-                "reason": r.reason,
-                "meeting_id": r.meeting_id,
-            }
-            for r in rows
-        ],
-        "next_cursor": encode_cursor(str(rows[-1].id)) if more and rows else None,
+        "results": rows,
+        "next_cursor": encode_cursor(str(rows[-1]["id"])) if more and rows else None,
     }
     return jsonify(SyncLogList().dump(body)), 200
 
@@ -174,11 +113,8 @@ def request_sync(connection_id: int) -> tuple[Response, int]:
     connection = _connection(connection_id)
     if not connection.active:
         raise Invalid("this calendar is not connected", {"status": connection.status})
-    locks.ensure_rows(database(), connection.id, utcnow())
-    session = db_session()
-    if tasks.request_sync(session, connection.id, utcnow()):
-        jobs = cast(Jobs, current_app.extensions["jobs"])
-        after_commit(session, lambda: tasks.enqueue_sync(jobs, connection.id))
+    jobs = cast(Jobs, current_app.extensions["jobs"])
+    status.request_sync(db_session(), database(), jobs, connection)
     return jsonify({"requested": True}), 202
 
 

@@ -15,11 +15,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.calendars.models import ACTIVE, DISCONNECTED, NEEDS_RECONNECT, CalendarConnection
 from server.calendars.providers import ConnectError, Grant
+from server.calendars.tables import (
+    CHANNEL_ACTIVE,
+    CHANNEL_STOPPED,
+    CHANNEL_SUPERSEDED,
+    CalendarEventLink,
+    CalendarSyncState,
+    CalendarWatchChannel,
+)
 from server.config import Settings
 from server.crm.models import User, normalize_email
 from server.crypto import TokenCipher
@@ -43,8 +51,15 @@ def _signer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.secret_key, salt="calendar-connect")
 
 
-def sign_state(settings: Settings, user: User, provider: str) -> str:
-    return _signer(settings).dumps({"u": user.id, "e": user.email_normalized, "p": provider})
+# Where the browser goes once connected: the add-on's overlay closes itself; the settings
+# app takes the rep back to their page.
+BACK_TO_ADDON = ""
+BACK_TO_SETTINGS = "settings"
+
+
+def sign_state(settings: Settings, user: User, provider: str, back: str = BACK_TO_ADDON) -> str:
+    data = {"u": user.id, "e": user.email_normalized, "p": provider, "b": back}
+    return _signer(settings).dumps(data)
 
 
 def read_state(settings: Settings, state: str, provider: str) -> dict[str, Any]:
@@ -92,7 +107,16 @@ def connect(
     if row is None:
         row = CalendarConnection(account_id=user.account_id, user_id=user.id, provider=provider)
         session.add(row)
-    fresh_period = row.status != ACTIVE or row.provider != provider
+    other_calendar = row.id is not None and (
+        row.provider != provider
+        or normalize_email(row.external_email) != normalize_email(grant.email)
+    )
+    if other_calendar:
+        _forget_calendar(session, row.id, now or utcnow())
+    # A reconnect after a refused grant resumes where the sync stopped (same period, same
+    # cursor); a new calendar, or one connected again after a disconnect, starts a period (R5).
+    resumes = row.status == NEEDS_RECONNECT and not other_calendar
+    fresh_period = not resumes and (row.status != ACTIVE or other_calendar)
     row.provider = provider
     row.external_email = grant.email
     row.calendar_id = "primary"
@@ -106,10 +130,37 @@ def connect(
     return row
 
 
-def mark_needs_reconnect(connection: CalendarConnection, reason: str) -> None:
-    """The grant stopped working (revoked, expired): the sidebar asks the rep to reconnect."""
+def _forget_calendar(session: Session, connection_id: int, now: datetime) -> None:
+    """The rep connected another calendar (C3): what the old one logged stays, its links and
+    cursor go, so the new calendar is listed afresh and nothing of the old one reads as
+    deleted from the new."""
+    session.execute(
+        delete(CalendarEventLink).where(CalendarEventLink.connection_id == connection_id)
+    )
+    state = session.get(CalendarSyncState, connection_id)
+    if state is not None:
+        state.sync_token = state.page_token = None
+        state.full_sync = True
+        state.generation += 1
+        state.full_sync_started_at = state.next_sync_at = now
+        state.failures, state.last_error = 0, ""
+
+
+def mark_needs_reconnect(session: Session, connection: CalendarConnection, reason: str) -> None:
+    """The grant stopped working (revoked, expired): syncs stop, the sidebar and the settings
+    page ask the rep to reconnect. Its push channels are let go here (the provider cannot be
+    asked to stop them without a grant; they expire, and notifications for a connection that
+    is not active are refused)."""
     connection.status = NEEDS_RECONNECT
     connection.status_reason = reason[:500]
+    session.execute(
+        update(CalendarWatchChannel)
+        .where(
+            CalendarWatchChannel.connection_id == connection.id,
+            CalendarWatchChannel.status.in_((CHANNEL_ACTIVE, CHANNEL_SUPERSEDED)),
+        )
+        .values(status=CHANNEL_STOPPED, stopped_at=utcnow())
+    )
 
 
 Revoker = Callable[[str], None]

@@ -1,5 +1,9 @@
 """``/oauth/<provider>/start`` and ``/oauth/<provider>/callback``: the pages a connect button
-opens (the add-on's overlay, A1). When the overlay closes, the add-on reloads its card.
+opens (the add-on's overlay, A1; when the overlay closes, the add-on reloads its card), and
+where the settings app's connect links come back to (then the rep lands on ``/settings/``).
+
+Connecting one provider replaces the rep's connection with the other (C3): the old one's push
+subscriptions are stopped and its grant revoked first; what it logged stays.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import requests
 from flask import Blueprint, Flask, current_app, redirect, request
 from werkzeug.wrappers import Response
 
-from server.calendars import connections, providers
+from server.calendars import connections, providers, push
 from server.calendars import tasks as calendar_tasks
 from server.calendars.provider import ProviderError
 from server.calendars.providers import ConnectError
@@ -22,6 +26,7 @@ from server.errors import Invalid
 from server.web import db_session
 
 bp = Blueprint("calendar_oauth", __name__)
+SETTINGS_HOME = "/settings/"
 
 
 def _settings() -> Settings:
@@ -71,6 +76,9 @@ def callback(provider: str) -> Response:
         http = cast(requests.Session, current_app.extensions["http"])
         grant = oauth.exchange_code(settings, request.args.get("code", ""), http)
         cipher = cast(TokenCipher, current_app.extensions["cipher"])
+        current = connections.connection_for(session, user)
+        if current is not None and current.provider != provider and current.refresh_token_encrypted:
+            push.disconnect(settings, session, cipher, current, http)
         connection = connections.connect(session, cipher, user, grant, provider=provider)
         calendar_tasks.start_after_commit(session, current_app.extensions["jobs"], connection.id)
     except ProviderError:
@@ -79,6 +87,8 @@ def callback(provider: str) -> Response:
         return _page("Calendar not connected", str(exc), 400)
     except Invalid as exc:
         return _page("Calendar not connected", exc.message, 400)
+    if data.get("b") == connections.BACK_TO_SETTINGS:
+        return redirect(f"{SETTINGS_HOME}?connected={provider}")
     return _page("Calendar connected", f"Meeting Assistant now syncs the calendar of {user.email}.")
 
 

@@ -327,7 +327,7 @@ def _wait_for_reconnect(env: SyncEnv, item_id: int, connection_id: int) -> str:
     with env.database.transaction() as session:
         connection = session.get(CalendarConnection, connection_id)
         if connection is not None and connection.active:
-            mark_needs_reconnect(connection, refused_access(connection))
+            mark_needs_reconnect(session, connection, refused_access(connection))
         item = session.get(CalendarOutboxItem, item_id)
         assert item is not None
         item.status, item.claimed_until = "pending", None

@@ -28,7 +28,13 @@ from server.calendars.models import ACTIVE as CONNECTION_ACTIVE
 from server.calendars.models import DISCONNECTED, CalendarConnection
 from server.calendars.provider import CalendarProvider, NotFound, ProviderError, Subscription
 from server.calendars.sync import ProviderFactory, SyncEnv
-from server.calendars.tables import CalendarSyncState, CalendarWatchChannel
+from server.calendars.tables import (
+    CHANNEL_ACTIVE,
+    CHANNEL_STOPPED,
+    CHANNEL_SUPERSEDED,
+    CalendarSyncState,
+    CalendarWatchChannel,
+)
 from server.config import Settings
 from server.crypto import TokenCipher
 from server.db import utcnow
@@ -38,7 +44,7 @@ log = logging.getLogger(__name__)
 CHANNEL_TTL = timedelta(days=7)
 RENEW_BEFORE = timedelta(days=2)  # renew with days to spare, never after a gap
 RETRY_AFTER_FAILURE = timedelta(hours=1)
-ACTIVE, SUPERSEDED, STOPPED = "active", "superseded", "stopped"
+ACTIVE, SUPERSEDED, STOPPED = CHANNEL_ACTIVE, CHANNEL_SUPERSEDED, CHANNEL_STOPPED
 
 
 def webhook_path(provider: str) -> str:

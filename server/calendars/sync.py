@@ -270,7 +270,7 @@ def _reconnect(env: SyncEnv, result: SyncResult, error: str) -> SyncResult:
     with env.database.transaction() as session:
         connection = session.get(CalendarConnection, result.connection_id)
         if connection is not None:
-            mark_needs_reconnect(connection, refused_access(connection))
+            mark_needs_reconnect(session, connection, refused_access(connection))
         session.add(
             CalendarSyncLogEntry(
                 connection_id=result.connection_id,

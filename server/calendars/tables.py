@@ -91,6 +91,11 @@ class CalendarSyncLogEntry(Base):
     meeting_id: Mapped[int | None] = mapped_column(Integer)  # history: no foreign key
 
 
+# A push channel's life: active, superseded by its renewal (stopped once the new one works),
+# stopped.
+CHANNEL_ACTIVE, CHANNEL_SUPERSEDED, CHANNEL_STOPPED = "active", "superseded", "stopped"
+
+
 class CalendarWatchChannel(Base):
     """A push channel (``events.watch``). Only a hash of its token is kept."""
 

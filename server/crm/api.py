@@ -19,6 +19,7 @@ from server.db import MAX_ID
 from server.errors import Invalid, NotFound, Unauthorized
 from server.openapi import API_PREFIX, build
 from server.web import (
+    database,
     db_session,
     decode_cursor,
     doc,
@@ -45,10 +46,11 @@ def authenticate() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("an API token is required: Authorization: Bearer <token>")
-    account = accounts.account_for_token(db_session(), token.strip())
-    if account is None:
+    found = accounts.account_for_token(db_session(), token.strip())
+    if found is None:
         raise Unauthorized("the API token is not valid")
-    g.account = account
+    g.account, row = found
+    accounts.note_token_use(database(), row)
 
 
 def account() -> Account:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -78,11 +79,14 @@ class User(Timestamped, Base):
     email: Mapped[str] = mapped_column(String(EMAIL_MAX))
     email_normalized: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    # Account admins manage users, domains, API tokens and Salesforce in the settings app.
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     account: Mapped[Account] = relationship()
 
 
 class ApiToken(Base):
-    """An account API token; only its SHA-256 is stored, the token is shown once."""
+    """An account API token; only its SHA-256 is stored, the token is shown once. A revoked
+    token stays listed (with when it was revoked) and is refused at once."""
 
     __tablename__ = "api_tokens"
 
@@ -90,7 +94,10 @@ class ApiToken(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class Company(Timestamped, Base):

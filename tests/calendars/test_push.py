@@ -249,6 +249,7 @@ def test_notifications_for_a_calendar_needing_reconnect_enqueue_nothing(watched:
     with watched.database.transaction() as session:
         row = session.get(CalendarConnection, watched.connection_id)
         assert row is not None
-        connections.mark_needs_reconnect(row, "revoked")
-    assert watched.app.test_client().post(HOOK, headers=headers).status_code == 200
+        connections.mark_needs_reconnect(session, row, "revoked")
+    # Its channels were let go with the grant: the notification names a stopped channel.
+    assert watched.app.test_client().post(HOOK, headers=headers).status_code == 404
     assert watched.jobs.huey.pending_count() == 0
