@@ -10,12 +10,13 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.crm.models import Account, AccountDomain, ApiToken, User, email_domain, normalize_email
-from server.db import Database, utcnow
+from server.db import MAX_ID, Database, utcnow
 from server.errors import Conflict, Invalid, NotFound
 
 # ``last_used_at`` is written at most this often per token: the API stays read-only per request.
@@ -61,11 +62,19 @@ def add_user(
     return user
 
 
+Owned = TypeVar("Owned", User, AccountDomain, ApiToken)
+
+
+def _owned(session: Session, model: type[Owned], account: Account, row_id: int, what: str) -> Owned:
+    """The account's row ``row_id``; unknown, out of range or another account's: NotFound."""
+    row = session.get(model, row_id) if 0 < row_id <= MAX_ID else None
+    if row is None or row.account_id != account.id:
+        raise NotFound(f"{what} {row_id} not found")
+    return row
+
+
 def account_user(session: Session, account: Account, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None or user.account_id != account.id:
-        raise NotFound(f"user {user_id} not found")
-    return user
+    return _owned(session, User, account, user_id, "user")
 
 
 def users(session: Session, account: Account) -> list[User]:
@@ -117,9 +126,7 @@ def _label(part: str) -> bool:
 
 
 def remove_domain(session: Session, account: Account, domain_id: int) -> None:
-    row = session.get(AccountDomain, domain_id)
-    if row is None or row.account_id != account.id:
-        raise NotFound(f"domain {domain_id} not found")
+    row = _owned(session, AccountDomain, account, domain_id, "domain")
     session.delete(row)
     session.flush()
 
@@ -151,9 +158,7 @@ def revoke_api_token(
     session: Session, account: Account, token_id: int, now: datetime | None = None
 ) -> ApiToken:
     """Revoke at once: the next request with it is refused."""
-    row = session.get(ApiToken, token_id)
-    if row is None or row.account_id != account.id:
-        raise NotFound(f"API token {token_id} not found")
+    row = _owned(session, ApiToken, account, token_id, "API token")
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
         session.flush()

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .people import REP
+from .people import MANAGER, REP
 from .seed import TOKEN_FILE
 from .stack import DemoOptions, DemoStack
 
@@ -64,6 +64,8 @@ def run(options: DemoOptions, echo: Callable[[str], None]) -> None:
         echo(f"Meeting Assistant demo: open {url}")
         echo(f"  signed in to Google as {REP.email} ({options.time_zone}, {options.locale})")
         echo(f"  calendar {state}")
+        echo(f"Settings web app: open {stack.settings_url}")
+        echo(f"  sign in as {REP.email} (admin) or {MANAGER.email} (rep)")
         token_file = settings.instance_path / TOKEN_FILE
         echo(f"  REST API {settings.public_base_url}/api/v1 (token in {token_file})")
         echo(f"  local Google stand-in {stack.stand_in.base_url}")

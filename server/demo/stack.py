@@ -44,6 +44,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ADDON_SERVICE_ACCOUNT = "service-100000000001@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
 ADDON_CLIENT_ID = "100000000001-demo-addon.apps.googleusercontent.com"
 CALENDAR_CLIENT_ID = "100000000002-demo-calendar.apps.googleusercontent.com"
+SIGN_IN_CALLBACK = "/settings/login/google/callback"
 
 
 class DemoError(RuntimeError):
@@ -105,6 +106,7 @@ class DemoStack:
     settings: Settings | None = None
     app: Flask | None = None
     preview_url: str = ""
+    settings_url: str = ""
     seeded: seed.Seeded | None = None
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
@@ -149,6 +151,7 @@ class DemoStack:
             self.stop()
             raise
         self.preview_url = public + "/preview/"
+        self.settings_url = public + "/settings/"
         return self.preview_url
 
     def _start_product(self, public: str, late: _LateApp) -> None:
@@ -183,9 +186,8 @@ class DemoStack:
 
     def _prepare_google(self, settings: Settings, public: str, secret: str) -> None:
         oauth = self.stand_in.oauth
-        oauth.register_client(
-            settings.google_client_id, secret, [public + connections.callback_path("google")]
-        )
+        redirect_uris = [public + connections.callback_path("google"), public + SIGN_IN_CALLBACK]
+        oauth.register_client(settings.google_client_id, secret, redirect_uris)
         oauth.default_user = people.REP.email
         cal = self.stand_in.calendar
         for person in (people.REP, people.MANAGER):

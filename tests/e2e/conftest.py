@@ -6,8 +6,14 @@ Screenshots go to ``test-artifacts/`` at the repository root (gitignored).
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +65,48 @@ class Shots:
 @pytest.fixture
 def shots(request: pytest.FixtureRequest) -> Shots:
     return Shots(request.node.name)
+
+
+@contextmanager
+def run_demo(tmp_path: Path, *args: str) -> Iterator[dict[str, str]]:
+    """``meeting-assistant demo`` on a free port with a fresh instance folder, as the README
+    says; yields the URLs it prints (``preview``, ``settings``) and stops it with SIGTERM,
+    which must end it cleanly."""
+    script = Path(sys.executable).with_name("meeting-assistant")
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from server.cli import main; main()"]
+    )
+    env = {**os.environ, "MEETING_ASSISTANT_INSTANCE": str(tmp_path / "instance")}
+    process = subprocess.Popen(
+        [*command, "demo", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    output: list[str] = []
+    urls: dict[str, str] = {}
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "Press Ctrl-C" not in "".join(output[-1:]):
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            for name, pattern in (("preview", "/preview/"), ("settings", "/settings/")):
+                found = re.search(rf"open (http://127\.0\.0\.1:\d+{pattern})", line)
+                if found:
+                    urls[name] = found.group(1)
+        assert "preview" in urls, "the demo printed no preview URL:\n" + "".join(output)
+        assert "settings" in urls, "the demo printed no settings URL:\n" + "".join(output)
+        yield urls
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, "".join(output) + rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -10,12 +10,7 @@ Screenshots of every step land in ``test-artifacts/test_rep_runs_a_meeting_from_
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +23,7 @@ from server.addon.views import RenderContext
 from server.addon.widgets import fmt_datetime
 from server.demo.people import FRANK
 
-from .conftest import Shots
+from .conftest import Shots, run_demo
 
 pytestmark = pytest.mark.browser
 
@@ -41,43 +36,8 @@ NOTES = ("Frank needs SSO before the rollout.", "Next step: send the security qu
 
 @pytest.fixture
 def demo_url(tmp_path: Path) -> Iterator[str]:
-    """``meeting-assistant demo`` on a free port with a fresh instance folder; stopped with
-    SIGTERM afterwards, which must end it cleanly."""
-    script = Path(sys.executable).with_name("meeting-assistant")
-    command = (
-        [str(script)]
-        if script.exists()
-        else [sys.executable, "-c", "from server.cli import main; main()"]
-    )
-    env = {**os.environ, "MEETING_ASSISTANT_INSTANCE": str(tmp_path / "instance")}
-    process = subprocess.Popen(
-        [*command, "demo", "--port", "0", "--time-zone", ZONE, "--locale", LOCALE],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    output: list[str] = []
-    try:
-        assert process.stdout is not None
-        url = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not url:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            found = re.search(r"open (http://127\.0\.0\.1:\d+/preview/)", line)
-            url = found.group(1) if found else ""
-        assert url, "the demo printed no preview URL:\n" + "".join(output)
-        yield url
-        process.send_signal(signal.SIGTERM)
-        rest, _ = process.communicate(timeout=30)
-        assert process.returncode == 0, "".join(output) + rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    with run_demo(tmp_path, "--time-zone", ZONE, "--locale", LOCALE) as urls:
+        yield urls["preview"]
 
 
 def _times_between(start: datetime, end: datetime) -> set[str]:
