@@ -230,6 +230,28 @@ def test_user_add(migrated: dict[str, str], cli_db: Database) -> None:
     assert "email" in bad.stderr
     assert (count(cli_db, Account), count(cli_db, User)) == (1, 2)
 
+    # The first user is the account's admin; --admin makes another one; others are not.
+    admin = one_json_object(
+        ok(
+            migrated,
+            "user",
+            "add",
+            "--account",
+            str(account["account_id"]),
+            "--email",
+            "boss@acme.example",
+            "--admin",
+            "--json",
+        )
+    )
+    assert admin["admin"] is True
+    assert added["admin"] is False
+    with cli_db.transaction() as session:
+        admins = {
+            u.email_normalized for u in session.scalars(select(User).where(User.is_admin.is_(True)))
+        }
+    assert admins == {"rep@acme.example", "boss@acme.example"}
+
 
 def test_sync_run_prints_one_json_object(migrated: dict[str, str]) -> None:
     result = one_json_object(ok(migrated, "sync", "run", "--json"))
