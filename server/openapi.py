@@ -49,6 +49,8 @@ def build(app: Flask) -> dict[str, Any]:
                     "400": error,
                     "401": error,
                     "404": error,
+                    "405": {**error, "headers": {"Allow": {"schema": {"type": "string"}}}},
+                    "414": error,
                 },
             }
             params = [
@@ -65,6 +67,7 @@ def build(app: Flask) -> dict[str, Any]:
                     "content": {"application/json": {"schema": meta["body"]}},
                 }
                 op["responses"]["409"] = error
+                op["responses"]["413"] = error
             paths.setdefault(path, {})[method.lower()] = op
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)

@@ -13,12 +13,13 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from server.db import MAX_ID, Database
 from server.errors import DomainError, Invalid
 
 log = logging.getLogger(__name__)
+MAX_URL_CHARS = 8000
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -130,6 +131,13 @@ def _page(status: int, message: str) -> Response | None:
 def install(app: Flask, database: Database) -> None:
     """Wire the session lifecycle and the error handlers into ``app``."""
     app.extensions["database"] = database
+
+    @app.before_request
+    def _url_length() -> None:
+        # gunicorn runs with --limit-request-line 0 so that this answers in the error shape.
+        raw = request.environ.get("RAW_URI") or request.full_path
+        if len(raw) > MAX_URL_CHARS:
+            raise RequestURITooLarge(f"the URL is longer than {MAX_URL_CHARS} characters")
 
     @app.after_request
     def _commit(response: Response) -> Response:

@@ -583,3 +583,16 @@ def test_405_says_which_methods_are_allowed(tenant: Any, world: dict[str, Any]) 
     assert {"GET", "PATCH", "DELETE"} <= allowed
     assert "PUT" not in allowed
     assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_too_long_url_answers_414_in_the_error_shape(tenant: Any) -> None:
+    response = tenant.call("GET", "/contacts?email=" + "a" * 9000)
+    assert response.status_code == 414
+    assert response.get_json()["error"]["code"] == "request_uri_too_long"
+
+
+def test_the_openapi_document_declares_405_413_and_414(client: Any) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    contacts = document["paths"]["/contacts"]
+    assert {"405", "414", "413"} <= set(contacts["post"]["responses"])
+    assert "Allow" in contacts["post"]["responses"]["405"]["headers"]
