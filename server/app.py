@@ -7,7 +7,7 @@ import logging
 import requests
 from flask import Flask
 
-from server import health, preview, web, webapp
+from server import health, preview, ratelimit, web, webapp
 from server.addon import routes as addon_routes
 from server.calendars import feature as calendars
 from server.config import Settings
@@ -42,5 +42,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.preview_enabled and not settings.is_production:
         preview.register(app)  # the demo's local stand-in for the sidebar host
     health.register(app, database, jobs)
+    ratelimit.install(app, settings)
 
     return app

@@ -44,6 +44,7 @@ def install(app: Flask, settings: Settings) -> None:
         static_url_path=auth.PREFIX + "/static",
     )
     app.before_request(_check_csrf)
+    app.register_blueprint(views.signin)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(static)

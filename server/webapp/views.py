@@ -25,6 +25,8 @@ from .rules import describe_rule
 from .signin import PROVIDERS, SignInError
 
 bp = Blueprint("settings", __name__, url_prefix=auth.PREFIX, template_folder="templates")
+# Sign-in has a blueprint of its own: it is rate limited per client address.
+signin = Blueprint("settings_signin", __name__, url_prefix=auth.PREFIX, template_folder="templates")
 SYNC_LOG_ENTRIES = 25
 LABELS = {"google": "Google", "microsoft": "Outlook"}
 
@@ -44,12 +46,12 @@ def _callback_uri(provider: str) -> str:
 # --- sign-in -------------------------------------------------------------------------------
 
 
-@bp.get("/login")
+@signin.get("/login")
 def login() -> str:
     return render_template("settings/login.html", next=auth.safe_next(request.args.get("next")))
 
 
-@bp.get("/login/<provider>")
+@signin.get("/login/<provider>")
 def login_start(provider: str) -> Response:
     flow = PROVIDERS.get(provider)
     if flow is None:
@@ -63,7 +65,7 @@ def login_start(provider: str) -> Response:
     return redirect(pending.url)
 
 
-@bp.get("/login/<provider>/callback")
+@signin.get("/login/<provider>/callback")
 def login_callback(provider: str) -> Response | tuple[str, int]:
     flow = PROVIDERS.get(provider)
     pending = session.pop("oidc", None)  # one use: a replayed answer finds nothing
