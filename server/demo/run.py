@@ -69,6 +69,8 @@ def run(options: DemoOptions, echo: Callable[[str], None]) -> None:
         token_file = settings.instance_path / TOKEN_FILE
         echo(f"  REST API {settings.public_base_url}/api/v1 (token in {token_file})")
         echo(f"  local Google stand-in {stack.stand_in.base_url}")
+        if stack.microsoft is not None:
+            echo(f"  local Microsoft sign-in stand-in {stack.microsoft.authority}")
         echo(f"  data in {settings.instance_path}")
         echo("Press Ctrl-C to stop.")
         while not stop.wait(0.2):

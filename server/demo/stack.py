@@ -8,6 +8,7 @@ them as it verifies Google's. Nothing skips authentication.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import signal
 import threading
@@ -32,6 +33,7 @@ from server.db import Database, utcnow
 from server.jobs import Jobs
 from server.preview import install as install_preview
 from server.stand_ins.google import GoogleStandIn
+from server.stand_ins.microsoft import MicrosoftStandIn
 
 from . import calendar, people, seed
 from .host import StandInHost, fill_inbox
@@ -45,6 +47,8 @@ ADDON_SERVICE_ACCOUNT = "service-100000000001@gcp-sa-gsuiteaddons.iam.gserviceac
 ADDON_CLIENT_ID = "100000000001-demo-addon.apps.googleusercontent.com"
 CALENDAR_CLIENT_ID = "100000000002-demo-calendar.apps.googleusercontent.com"
 SIGN_IN_CALLBACK = "/settings/login/google/callback"
+MICROSOFT_CLIENT_ID = "00000000-0000-4000-8000-0000000de300"
+MICROSOFT_CALLBACKS = ("/settings/login/microsoft/callback", "/oauth/microsoft/callback")
 
 
 class DemoError(RuntimeError):
@@ -63,7 +67,11 @@ class DemoOptions:
 
 
 def demo_environment(
-    options: DemoOptions, public_base_url: str, google: dict[str, str], client_secret: str
+    options: DemoOptions,
+    public_base_url: str,
+    google: dict[str, str],
+    client_secret: str,
+    microsoft: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment the product runs with: only settings, nothing read from the shell's
     environment (a stray ``DATABASE_URL`` must not point the demo at a real database)."""
@@ -76,6 +84,7 @@ def demo_environment(
         "GOOGLE_CLIENT_ID": CALENDAR_CLIENT_ID,
         "GOOGLE_CLIENT_SECRET": client_secret,
         **google,
+        **(microsoft or {}),
     }
 
 
@@ -103,6 +112,7 @@ class DemoStack:
 
     options: DemoOptions
     stand_in: GoogleStandIn = field(default_factory=GoogleStandIn)
+    microsoft: MicrosoftStandIn | None = None
     settings: Settings | None = None
     app: Flask | None = None
     preview_url: str = ""
@@ -158,7 +168,8 @@ class DemoStack:
         options = self.options
         self.stand_in.start("127.0.0.1")
         secret = secrets.token_urlsafe(24)
-        env = demo_environment(options, public, self.stand_in.settings(), secret)
+        microsoft = self._start_microsoft(public, secret)
+        env = demo_environment(options, public, self.stand_in.settings(), secret, microsoft)
         settings = Settings.from_env(env, instance_path=options.instance_path)
         self.settings = settings
         database = Database(settings.database_url)
@@ -183,6 +194,22 @@ class DemoStack:
         )
         self.app = app
         late.app = app
+
+    def _start_microsoft(self, public: str, secret: str) -> dict[str, str]:
+        """The Microsoft identity stand-in, over https with its own CA: this process trusts
+        it the way a deployment trusts a private CA (``REQUESTS_CA_BUNDLE``)."""
+        folder = self.options.instance_path / "microsoft-stand-in"
+        self.microsoft = MicrosoftStandIn(folder=folder)
+        self.microsoft.start("127.0.0.1")
+        self.microsoft.identity.default_user = people.REP.email
+        callbacks = [public + path for path in MICROSOFT_CALLBACKS]
+        self.microsoft.identity.register_app(MICROSOFT_CLIENT_ID, secret, callbacks)
+        os.environ["REQUESTS_CA_BUNDLE"] = self.microsoft.ca_bundle_path
+        return {
+            **self.microsoft.settings(),
+            "MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID,
+            "MICROSOFT_CLIENT_SECRET": secret,
+        }
 
     def _prepare_google(self, settings: Settings, public: str, secret: str) -> None:
         oauth = self.stand_in.oauth
@@ -246,6 +273,9 @@ class DemoStack:
         if thread is not None:
             thread.join(timeout=10)
         self.stand_in.stop()
+        microsoft, self.microsoft = self.microsoft, None
+        if microsoft is not None:
+            microsoft.stop()
         app, self.app = self.app, None
         if app is not None:
             cast(Database, app.extensions["database"]).dispose()

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from server.config import Settings
 from server.web import error_pages
 
-from . import admin, auth, views
+from . import admin, auth, signin, views
 
 # No inline script or style anywhere; nothing may frame the pages; forms post only here.
 CONTENT_SECURITY_POLICY = (
@@ -33,6 +33,7 @@ csrf = CSRFProtect()
 
 def install(app: Flask, settings: Settings) -> None:
     auth.configure(app, settings)
+    app.extensions["signin"] = signin.providers()
     # CSRF is checked for the settings pages only (the API, the add-on and the webhooks
     # authenticate each request by a token, not a cookie).
     app.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None)

@@ -20,6 +20,7 @@ import logging
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -213,9 +214,19 @@ class MicrosoftSignIn:
         return config
 
     def begin(self, settings: Settings, http: requests.Session, redirect_uri: str) -> Pending:
-        flow = self._app(settings, http).initiate_auth_code_flow(
-            self.scopes, redirect_uri=redirect_uri, prompt="select_account"
-        )
+        app = self._app(settings, http)
+        # The answer comes back in the query (a top-level GET carries the SameSite=Lax session
+        # that holds the pending flow; a cross-site form_post would not), and the code is of
+        # no use without the PKCE verifier kept there. msal warns about every mode but
+        # form_post; this choice is deliberate.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "response_mode='form_post'", UserWarning)
+            flow = app.initiate_auth_code_flow(
+                self.scopes,
+                redirect_uri=redirect_uri,
+                prompt="select_account",
+                response_mode="query",
+            )
         url = str(flow.pop("auth_uri"))  # the rest goes back to msal at the callback
         return Pending(url, dict(flow))
 
@@ -229,8 +240,10 @@ class MicrosoftSignIn:
         app = self._app(settings, http)
         try:
             result = app.acquire_token_by_auth_code_flow(dict(pending), dict(answer))
-        except ValueError as exc:  # state or nonce mismatch
+        except ValueError as exc:  # state mismatch
             raise SignInError("this sign-in link is not valid any more; sign in again") from exc
+        except RuntimeError as exc:  # msal's nonce check
+            raise SignInError("the sign-in could not be verified; try again") from exc
         if "error" in result or not result.get("id_token"):
             log.info("microsoft sign-in refused: %s", result.get("error"))
             raise SignInError("Microsoft did not accept the sign-in; try again")
@@ -251,4 +264,6 @@ class MicrosoftSignIn:
         return Identity("microsoft", str(email), str(claims.get("name", "")))
 
 
-PROVIDERS: dict[str, SignIn] = {"google": GoogleSignIn(), "microsoft": MicrosoftSignIn()}
+def providers() -> dict[str, SignIn]:
+    """A fresh set per app: the Microsoft one caches msal's application and the metadata."""
+    return {"google": GoogleSignIn(), "microsoft": MicrosoftSignIn()}

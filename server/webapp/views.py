@@ -22,7 +22,7 @@ from server.web import database, db_session
 
 from . import auth
 from .rules import describe_rule
-from .signin import PROVIDERS, SignInError
+from .signin import SignIn, SignInError
 
 bp = Blueprint("settings", __name__, url_prefix=auth.PREFIX, template_folder="templates")
 # Sign-in has a blueprint of its own: it is rate limited per client address.
@@ -39,6 +39,10 @@ def _http() -> requests.Session:
     return cast(requests.Session, current_app.extensions["http"])
 
 
+def _sign_ins() -> dict[str, SignIn]:
+    return cast(dict[str, SignIn], current_app.extensions["signin"])
+
+
 def _callback_uri(provider: str) -> str:
     return f"{_settings().public_base_url}{auth.PREFIX}/login/{provider}/callback"
 
@@ -53,7 +57,7 @@ def login() -> str:
 
 @signin.get("/login/<provider>")
 def login_start(provider: str) -> Response:
-    flow = PROVIDERS.get(provider)
+    flow = _sign_ins().get(provider)
     if flow is None:
         abort(404, "There is no such sign-in.")
     try:
@@ -67,7 +71,7 @@ def login_start(provider: str) -> Response:
 
 @signin.get("/login/<provider>/callback")
 def login_callback(provider: str) -> Response | tuple[str, int]:
-    flow = PROVIDERS.get(provider)
+    flow = _sign_ins().get(provider)
     pending = session.pop("oidc", None)  # one use: a replayed answer finds nothing
     if flow is None:
         abort(404, "There is no such sign-in.")

@@ -1,7 +1,7 @@
 """The settings web app as a person uses it, from the README's first command: open the printed
 settings URL in headless Chromium, sign in through the Google stand-in, connect the calendar,
-see the sync log, create and revoke an API token as the account's admin, sign in as a rep who
-is not an admin and be refused an admin page. Screenshots of each step land in
+see the sync log, create and revoke an API token as the account's admin, sign in with Microsoft
+as a rep who is not an admin and be refused an admin page. Screenshots of each step land in
 ``test-artifacts/test_admin_signs_in_connects_and_manages_tokens/``.
 """
 
@@ -29,11 +29,13 @@ def demo(tmp_path: Path) -> Iterator[dict[str, str]]:
         yield urls
 
 
-def _sign_in_with_google(page: Any, email: str) -> None:
-    page.get_by_role("link", name="Sign in with Google").click()
-    page.get_by_role("button", name="Allow").wait_for()
+def _sign_in(page: Any, provider: str, email: str) -> None:
+    """Through the stand-in's consent page: Google says "Allow", Microsoft "Accept"."""
+    page.get_by_role("link", name=f"Sign in with {provider}").click()
+    accept = page.get_by_role("button", name="Allow" if provider == "Google" else "Accept")
+    accept.wait_for()
     page.get_by_label("Signed in as").fill(email)
-    page.get_by_role("button", name="Allow").click()
+    accept.click()
 
 
 def test_admin_signs_in_connects_and_manages_tokens(
@@ -53,7 +55,7 @@ def test_admin_signs_in_connects_and_manages_tokens(
         shots.take(page, "sign in")
 
         # 2. Sign in with Google (the stand-in's consent page), back on the rep's page.
-        _sign_in_with_google(page, REP.email)
+        _sign_in(page, "Google", REP.email)
         page.get_by_role("heading", name="Your calendar").wait_for()
         assert "not connected" in page.locator("#calendar-status").inner_text()
         shots.take(page, "signed in")
@@ -92,10 +94,11 @@ def test_admin_signs_in_connects_and_manages_tokens(
         assert requests.get(api, headers=auth, timeout=10).status_code == 401
         shots.take(page, "token revoked")
 
-        # 6. Sign out; a rep who is not an admin is refused the admin pages.
+        # 6. Sign out; a rep who is not an admin signs in with Microsoft and is refused the
+        # admin pages.
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("heading", name="Sign in").wait_for()
-        _sign_in_with_google(page, MANAGER.email)
+        _sign_in(page, "Microsoft", MANAGER.email)
         page.get_by_role("heading", name="Your calendar").wait_for()
         assert page.get_by_role("link", name="API tokens").count() == 0
         response = page.goto(demo["settings"] + "users")

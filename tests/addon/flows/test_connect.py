@@ -156,7 +156,7 @@ def test_reconnect_needed_shows_a_banner_and_the_sidebar_still_works(
         assert user is not None
         row = connections.connection_for(session, user)
         assert row is not None
-        connections.mark_needs_reconnect(row, "invalid_grant")
+        connections.mark_needs_reconnect(session, row, "invalid_grant")
     assert connection_of(database, connected.email).status == NEEDS_RECONNECT  # type: ignore[union-attr]
     _event(connected)
     home = connected.side.home()
