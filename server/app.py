@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import requests
 from flask import Flask
 
-from server import health, preview, ratelimit, web, webapp
+from server import health, observability, preview, ratelimit, web, webapp
 from server.addon import routes as addon_routes
 from server.calendars import feature as calendars
 from server.config import Settings
@@ -29,7 +27,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     database = Database(settings.database_url)
     web.install(app, database)
     jobs = app.extensions["jobs"] = Jobs(settings, database)
@@ -42,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.preview_enabled and not settings.is_production:
         preview.register(app)  # the demo's local stand-in for the sidebar host
     health.register(app, database, jobs)
+    observability.install(app, settings, database, jobs)
     ratelimit.install(app, settings)
 
     return app

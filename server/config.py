@@ -66,6 +66,8 @@ class Settings:
     salesforce_client_secret: str = ""
     salesforce_login_url: str = SALESFORCE_LOGIN_URL
     crm_vendor_domains: tuple[str, ...] = (PRODUCT_DOMAIN,)
+    log_format: str = "text"  # "json": one JSON object a line
+    metrics_enabled: bool = False
     # Not part of the public contract: the demo turns these on, production leaves them off.
     env: str = "development"
     preview_enabled: bool = False
@@ -142,6 +144,10 @@ class Settings:
             salesforce_client_secret=env.get("SALESFORCE_CLIENT_SECRET", ""),
             salesforce_login_url=env.get("SALESFORCE_LOGIN_URL", SALESFORCE_LOGIN_URL),
             crm_vendor_domains=tuple(d.lower() for d in vendor),
+            log_format=_log_format(
+                env.get("LOG_FORMAT") or ("json" if mode == "production" else "text")
+            ),
+            metrics_enabled=env.get("METRICS_ENABLED", "").lower() in ("1", "true", "yes"),
             env=mode,
             preview_enabled=env.get("MEETING_ASSISTANT_PREVIEW", "") == "1",
         )
@@ -156,6 +162,12 @@ class Settings:
                 continue
             out[f.name] = "***" if f.name in hidden else str(getattr(self, f.name))
         return out
+
+
+def _log_format(value: str) -> str:
+    if value not in ("json", "text"):
+        raise SettingsError("LOG_FORMAT: json or text")
+    return value
 
 
 def _instance_secret(folder: Path, name: str) -> str:

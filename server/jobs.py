@@ -16,6 +16,7 @@ from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
+from server import logcontext
 from server.config import Settings
 from server.db import Database
 
@@ -79,7 +80,9 @@ class Jobs:
 
         def register(fn: Callable[..., Any]) -> Any:
             def call(*args: Any, **kwargs: Any) -> Any:
-                return fn(self.context, *args, **kwargs)
+                connection = args[0] if args and isinstance(args[0], int) else None
+                with logcontext.bound(job=name, connection_id=connection):
+                    return fn(self.context, *args, **kwargs)
 
             call.__name__ = name
             wrapped = self.huey.task(name=name, **options)(call)
@@ -104,8 +107,10 @@ class Jobs:
         if job is None:
             raise KeyError(f"no periodic job named {name!r}")
         started = time.monotonic()
-        result = (job.run_now if now and job.run_now else job.run)(self.context)
-        log.info("job %s done in %.3fs", name, time.monotonic() - started)
+        with logcontext.bound(job=name):
+            result = (job.run_now if now and job.run_now else job.run)(self.context)
+            elapsed = time.monotonic() - started
+            log.info("job %s done in %.3fs", name, elapsed, extra={"duration_ms": elapsed * 1000})
         return result
 
     def run_all_once(self, *, now: bool = False) -> dict[str, JobResult]:

@@ -69,6 +69,45 @@ def build(app: Flask) -> dict[str, Any]:
                 op["responses"]["409"] = error
                 op["responses"]["413"] = error
             paths.setdefault(path, {})[method.lower()] = op
+    _link(paths)
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _link(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links, so clients (and stateful fuzzing) can follow an object from where it is
+    made or listed to the operations on it: ``POST /contacts`` (201, body ``id``) and
+    ``GET /contacts`` (``results[0].id``) lead to every ``/contacts/{contact_id}...``."""
+    for path, operations in paths.items():
+        for method, source in (
+            ("post", "$response.body#/id"),
+            ("get", "$response.body#/results/0/id"),
+        ):
+            op = operations.get(method)
+            if op is None or "{" in path:
+                continue
+            status = next((code for code in op["responses"] if code.startswith("2")), None)
+            if status is None:
+                continue
+            links: dict[str, Any] = {}
+            for target, target_ops in paths.items():
+                found = re.fullmatch(re.escape(path) + r"/\{(\w+)\}(/.*)?", target)
+                if found is None:
+                    continue
+                for target_method in target_ops:
+                    name = (
+                        f"{target_method}{target}".replace("/", "_")
+                        .replace("{", "")
+                        .replace("}", "")
+                    )
+                    links[name] = {
+                        "operationRef": f"#/paths/{_pointer(target)}/{target_method}",
+                        "parameters": {found.group(1): source},
+                    }
+            if links:
+                op["responses"][status]["links"] = links
+
+
+def _pointer(path: str) -> str:
+    return path.replace("~", "~0").replace("/", "~1")

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, event, update
 from sqlalchemy.orm import Session
+
+from server.db import MAX_ID
+from server.errors import NotFound
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +53,15 @@ def claim(session: Session, model: Any, where: ColumnElement[bool], values: dict
         update(model).where(where).values(**values).execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def get_owned(
+    session: Session, model: type[T], account_id: int, object_id: int, what: str = ""
+) -> T:
+    """The row ``object_id`` of ``model`` if it belongs to the account, else :class:`NotFound`:
+    one answer for an unknown id, another account's and one no column can hold (the drivers
+    would fail on it, not miss it)."""
+    row = session.get(model, object_id) if 0 < object_id <= MAX_ID else None
+    if row is None or getattr(row, "account_id", None) != account_id:
+        raise NotFound(f"{what or model.__name__.lower()} {object_id} not found")
+    return row

@@ -91,7 +91,7 @@ def decode_cursor(value: str | None) -> str | None:
         return None
     try:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII; UnicodeDecodeError
         raise Invalid("malformed cursor", {"cursor": value}) from exc
 
 

@@ -33,6 +33,7 @@ from server.crm.models import (
 )
 from server.db import utcnow
 from server.errors import NotFound
+from server.rows import get_owned
 
 from . import cards
 from .views import (
@@ -91,7 +92,7 @@ def owned_meeting(session: Session, user: User, meeting_id: str, event_id: str) 
     if not meeting_id.isdigit():
         raise Refused("That meeting isn't in your account.")
     try:
-        meeting = services.get_owned(session, Meeting, user.account_id, int(meeting_id))
+        meeting = get_owned(session, Meeting, user.account_id, int(meeting_id))
     except NotFound:
         raise Refused("That meeting isn't in your account.") from None
     if meeting.external_event_id != event_id:
@@ -103,7 +104,7 @@ def owned_contact(session: Session, user: User, contact_id: str | None) -> Conta
     if not contact_id or not contact_id.isdigit():
         raise Refused("That contact isn't in your account.")
     try:
-        return services.get_owned(session, Contact, user.account_id, int(contact_id))
+        return get_owned(session, Contact, user.account_id, int(contact_id))
     except NotFound:
         raise Refused("That contact isn't in your account.") from None
 

@@ -18,9 +18,10 @@ from server.calendars.models import CalendarConnection
 from server.crm import services
 from server.crm.api import account, authenticate
 from server.crm.schemas import ListQuery
-from server.errors import Invalid, NotFound
+from server.errors import Invalid
 from server.jobs import Jobs
 from server.openapi import API_PREFIX
+from server.rows import get_owned
 from server.web import database, db_session, doc, encode_cursor, id_cursor, query_args
 
 bp = Blueprint("calendar_api", __name__, url_prefix=API_PREFIX)
@@ -68,10 +69,9 @@ bp.before_request(authenticate)
 
 
 def _connection(connection_id: int) -> CalendarConnection:
-    row = db_session().get(CalendarConnection, connection_id)
-    if row is None or row.account_id != account().id:
-        raise NotFound(f"calendar connection {connection_id} not found")
-    return row
+    return get_owned(
+        db_session(), CalendarConnection, account().id, connection_id, "calendar connection"
+    )
 
 
 @bp.get("/calendar-connections")

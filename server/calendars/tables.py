@@ -77,7 +77,11 @@ class CalendarSyncLogEntry(Base):
     """Why the sync did what it did with an event (readable through the API)."""
 
     __tablename__ = "calendar_sync_log"
-    __table_args__ = (Index("ix_calendar_sync_log_connection", "connection_id", "id"),)
+    __table_args__ = (
+        Index("ix_calendar_sync_log_connection", "connection_id", "id"),
+        # /metrics counts the last hour's outcomes by rule.
+        Index("ix_calendar_sync_log_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(

@@ -10,14 +10,14 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.crm.models import Account, AccountDomain, ApiToken, User, email_domain, normalize_email
-from server.db import MAX_ID, Database, utcnow
-from server.errors import Conflict, Invalid, NotFound
+from server.db import Database, utcnow
+from server.errors import Conflict, Invalid
+from server.rows import get_owned
 
 # ``last_used_at`` is written at most this often per token: the API stays read-only per request.
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
@@ -62,19 +62,8 @@ def add_user(
     return user
 
 
-Owned = TypeVar("Owned", User, AccountDomain, ApiToken)
-
-
-def _owned(session: Session, model: type[Owned], account: Account, row_id: int, what: str) -> Owned:
-    """The account's row ``row_id``; unknown, out of range or another account's: NotFound."""
-    row = session.get(model, row_id) if 0 < row_id <= MAX_ID else None
-    if row is None or row.account_id != account.id:
-        raise NotFound(f"{what} {row_id} not found")
-    return row
-
-
 def account_user(session: Session, account: Account, user_id: int) -> User:
-    return _owned(session, User, account, user_id, "user")
+    return get_owned(session, User, account.id, user_id, "user")
 
 
 def users(session: Session, account: Account) -> list[User]:
@@ -126,7 +115,7 @@ def _label(part: str) -> bool:
 
 
 def remove_domain(session: Session, account: Account, domain_id: int) -> None:
-    row = _owned(session, AccountDomain, account, domain_id, "domain")
+    row = get_owned(session, AccountDomain, account.id, domain_id, "domain")
     session.delete(row)
     session.flush()
 
@@ -158,7 +147,7 @@ def revoke_api_token(
     session: Session, account: Account, token_id: int, now: datetime | None = None
 ) -> ApiToken:
     """Revoke at once: the next request with it is refused."""
-    row = _owned(session, ApiToken, account, token_id, "API token")
+    row = get_owned(session, ApiToken, account.id, token_id, "API token")
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
         session.flush()

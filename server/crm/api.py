@@ -18,6 +18,7 @@ from server.crm.models import Account, Contact, Meeting, User
 from server.db import MAX_ID
 from server.errors import Invalid, NotFound, Unauthorized
 from server.openapi import API_PREFIX, build
+from server.rows import get_owned
 from server.web import (
     database,
     db_session,
@@ -99,7 +100,7 @@ def list_contacts() -> tuple[Response, int]:
 @bp.get("/contacts/<int:contact_id>")
 @doc(summary="Get a contact", response=schemas.ContactOut)
 def get_contact(contact_id: int) -> tuple[Response, int]:
-    row = services.get_owned(db_session(), Contact, account().id, contact_id)
+    row = get_owned(db_session(), Contact, account().id, contact_id)
     return _json(schemas.ContactOut(), serialize.contact(row))
 
 
@@ -107,7 +108,7 @@ def get_contact(contact_id: int) -> tuple[Response, int]:
 @doc(summary="Update a contact", body=schemas.ContactPatch, response=schemas.ContactOut)
 def patch_contact(contact_id: int) -> tuple[Response, int]:
     session = db_session()
-    row = services.get_owned(session, Contact, account().id, contact_id)
+    row = get_owned(session, Contact, account().id, contact_id)
     services.update_contact(session, row, json_body(schemas.ContactPatch()))
     return _json(schemas.ContactOut(), serialize.contact(row))
 
@@ -116,7 +117,7 @@ def patch_contact(contact_id: int) -> tuple[Response, int]:
 @doc(summary="Delete a contact", status=204)
 def delete_contact(contact_id: int) -> tuple[str, int]:
     session = db_session()
-    services.delete_contact(session, services.get_owned(session, Contact, account().id, contact_id))
+    services.delete_contact(session, get_owned(session, Contact, account().id, contact_id))
     return "", 204
 
 
@@ -126,7 +127,7 @@ def delete_contact(contact_id: int) -> tuple[str, int]:
 )
 def contact_timeline(contact_id: int) -> tuple[Response, int]:
     session = db_session()
-    contact = services.get_owned(session, Contact, account().id, contact_id)
+    contact = get_owned(session, Contact, account().id, contact_id)
     args = query_args(schemas.ListQuery())
     cursor = _timeline_cursor(decode_cursor(args["cursor"]))
     rows, nxt = timeline.timeline(session, contact, cursor, args["limit"])
@@ -172,7 +173,7 @@ def _record_views(app_bp: Blueprint, plural: str, object_type: str) -> None:
 
     @doc(summary=f"Get a {object_type}", response=schemas.RecordOut)
     def get(object_id: int) -> tuple[Response, int]:
-        row = services.get_owned(db_session(), model, account().id, object_id)
+        row = get_owned(db_session(), model, account().id, object_id)
         return _json(schemas.RecordOut(), serialize.record(row))
 
     create.openapi["status"] = 201  # type: ignore[attr-defined]
@@ -229,7 +230,7 @@ create_meeting.openapi["status"] = 201  # type: ignore[attr-defined]
 @bp.get("/meetings/<int:meeting_id>")
 @doc(summary="Get a meeting", response=schemas.MeetingOut)
 def get_meeting(meeting_id: int) -> tuple[Response, int]:
-    row = services.get_owned(db_session(), Meeting, account().id, meeting_id)
+    row = get_owned(db_session(), Meeting, account().id, meeting_id)
     return _json(schemas.MeetingOut(), serialize.meeting(row))
 
 
@@ -237,7 +238,7 @@ def get_meeting(meeting_id: int) -> tuple[Response, int]:
 @doc(summary="Update a meeting", body=schemas.MeetingPatch, response=schemas.MeetingOut)
 def patch_meeting(meeting_id: int) -> tuple[Response, int]:
     session = db_session()
-    meeting = services.get_owned(session, Meeting, account().id, meeting_id)
+    meeting = get_owned(session, Meeting, account().id, meeting_id)
     data = json_body(schemas.MeetingPatch())
     changes: dict[str, Any] = {
         k: data[k] for k in ("title", "description", "start", "end", "outcome") if k in data
@@ -260,9 +261,7 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
 @doc(summary="Delete a meeting (its calendar event is left alone, S2)", status=204)
 def delete_meeting(meeting_id: int) -> tuple[str, int]:
     session = db_session()
-    meetings.delete_engagement(
-        session, services.get_owned(session, Meeting, account().id, meeting_id)
-    )
+    meetings.delete_engagement(session, get_owned(session, Meeting, account().id, meeting_id))
     return "", 204
 
 
@@ -270,7 +269,7 @@ def delete_meeting(meeting_id: int) -> tuple[str, int]:
 @doc(summary="A meeting's notes, newest first", query=schemas.ListQuery, response=schemas.NoteList)
 def list_notes(meeting_id: int) -> tuple[Response, int]:
     session = db_session()
-    meeting = services.get_owned(session, Meeting, account().id, meeting_id)
+    meeting = get_owned(session, Meeting, account().id, meeting_id)
     args = query_args(schemas.ListQuery())
     cursor = _timeline_cursor(decode_cursor(args["cursor"]))
     rows, nxt = timeline.notes(session, meeting, cursor, args["limit"])
@@ -282,7 +281,7 @@ def list_notes(meeting_id: int) -> tuple[Response, int]:
 @doc(summary="Add a note to a meeting", body=schemas.NoteIn, response=schemas.NoteOut, status=201)
 def create_note(meeting_id: int) -> tuple[Response, int]:
     session = db_session()
-    meeting = services.get_owned(session, Meeting, account().id, meeting_id)
+    meeting = get_owned(session, Meeting, account().id, meeting_id)
     data = json_body(schemas.NoteIn())
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):

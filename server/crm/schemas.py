@@ -145,7 +145,8 @@ class MeetingPatch(MeetingIn):
     """Any of the POST fields; ``attendee_emails`` replaces the list."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(partial=True, **kwargs)
+        # Every top-level field may be left out; a nested association still needs type and id.
+        super().__init__(partial=tuple(MeetingIn._declared_fields), **kwargs)
 
 
 class AttendeeOut(Schema):

@@ -32,8 +32,9 @@ from server.crm.models import (
     User,
     normalize_email,
 )
-from server.db import MAX_ID, Base, utcnow
-from server.errors import Conflict, Invalid, NotFound
+from server.db import Base, utcnow
+from server.errors import Conflict, Invalid
+from server.rows import get_owned
 
 T = TypeVar("T", bound=Base)
 OBJECT_MODELS: dict[str, type[Any]] = {
@@ -45,15 +46,6 @@ OBJECT_MODELS: dict[str, type[Any]] = {
 
 
 # --- generic lookups -----------------------------------------------------------------------
-
-
-def get_owned(session: Session, model: type[T], account_id: int, object_id: int) -> T:
-    """The row ``object_id`` of ``model`` if it belongs to the account, else :class:`NotFound`."""
-    # An id no column can hold is unknown too (the drivers would fail on it, not miss it).
-    row = session.get(model, object_id) if 0 < object_id <= MAX_ID else None
-    if row is None or getattr(row, "account_id", None) != account_id:
-        raise NotFound(f"{model.__name__.lower()} {object_id} not found")
-    return row
 
 
 def page(
