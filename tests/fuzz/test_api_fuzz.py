@@ -110,6 +110,7 @@ def test_the_api_answers_every_generated_request_without_a_server_error(
         "--phases", "examples,coverage,fuzzing,stateful",
         "--max-examples", str(EXAMPLES),
         "--seed", str(SEED),
+        "--generation-database", "none",
         "--header", f"Authorization: Bearer {token}",
         "--request-timeout", "30",
         "--report", "junit",
