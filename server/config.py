@@ -67,6 +67,7 @@ class Settings:
     salesforce_login_url: str = SALESFORCE_LOGIN_URL
     crm_vendor_domains: tuple[str, ...] = (PRODUCT_DOMAIN,)
     log_format: str = "text"  # "json": one JSON object a line
+    webhook_rate_limit: str = "6000/minute"  # per client address
     metrics_enabled: bool = False
     # Not part of the public contract: the demo turns these on, production leaves them off.
     env: str = "development"
@@ -148,6 +149,7 @@ class Settings:
                 env.get("LOG_FORMAT") or ("json" if mode == "production" else "text")
             ),
             metrics_enabled=env.get("METRICS_ENABLED", "").lower() in ("1", "true", "yes"),
+            webhook_rate_limit=env.get("WEBHOOK_RATE_LIMIT") or "6000/minute",
             env=mode,
             preview_enabled=env.get("MEETING_ASSISTANT_PREVIEW", "") == "1",
         )

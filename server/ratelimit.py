@@ -18,8 +18,6 @@ from server.config import Settings
 
 SIGN_IN = "30/minute;300/hour"
 OAUTH = "30/minute;300/hour"
-WEBHOOKS = "6000/minute"
-LIMITED = {"settings_signin": SIGN_IN, "calendar_oauth": OAUTH, "calendar_webhooks": WEBHOOKS}
 
 
 def install(app: Flask, settings: Settings) -> Limiter:
@@ -32,7 +30,12 @@ def install(app: Flask, settings: Settings) -> Limiter:
         headers_enabled=True,
         strategy="moving-window",
     )
-    for name, limit in LIMITED.items():
+    limits = {
+        "settings_signin": SIGN_IN,
+        "calendar_oauth": OAUTH,
+        "calendar_webhooks": settings.webhook_rate_limit,
+    }
+    for name, limit in limits.items():
         blueprint = app.blueprints.get(name)
         if blueprint is not None:
             limiter.limit(limit)(cast(Blueprint, blueprint))

@@ -31,6 +31,7 @@ CONNECTED_TASK = "calendar_connected"
 OUTBOX_TASK = "calendar_outbox_item"
 SWEEP = "calendar_sweep"
 LOCKED_RETRY_SECONDS = 5
+PUSH_SYNC_SPACING = timedelta(seconds=5)
 REQUEST_STALE = timedelta(minutes=2)  # a push request whose task got lost is picked up here
 CLAIM_FOR = timedelta(minutes=10)
 SWEEP_BUDGET_SECONDS = 45.0
@@ -72,8 +73,25 @@ def register(jobs: Jobs) -> None:
     jobs.register_periodic(Periodic(SWEEP, sweep, every_minutes=1, run_now=sweep_now))
 
 
-def enqueue_sync(jobs: Jobs, connection_id: int) -> None:
-    jobs.tasks[SYNC_TASK](connection_id)
+def enqueue_sync(jobs: Jobs, connection_id: int, delay: float = 0.0) -> None:
+    if delay > 0:
+        jobs.tasks[SYNC_TASK].schedule(args=(connection_id,), delay=delay)
+    else:
+        jobs.tasks[SYNC_TASK](connection_id)
+
+
+def push_delay(session: Session, connection_id: int, now: datetime) -> float:
+    """Seconds to wait before a push-requested sync: syncs of one calendar start at least
+    ``PUSH_SYNC_SPACING`` apart, so a flood of notifications makes a handful of syncs, and a
+    lone change after a quiet spell syncs at once."""
+    last = session.scalar(
+        select(CalendarSyncState.last_synced_at).where(
+            CalendarSyncState.connection_id == connection_id
+        )
+    )
+    if last is None:
+        return 0.0
+    return max(0.0, (last + PUSH_SYNC_SPACING - now).total_seconds())
 
 
 def enqueue_outbox(jobs: Jobs, item_id: int) -> None:

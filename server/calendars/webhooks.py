@@ -52,14 +52,17 @@ def calendar_push(provider: str) -> Response:
     if inbound.reply is not None:
         return Response(inbound.reply, status=200, mimetype="text/plain")
     to_sync: list[int] = []
+    delays: dict[int, float] = {}
     with database().transaction() as session:
         for notification in inbound.notifications:
             status = _accept(session, provider, notification, to_sync)
             if status != 200:
                 return Response(status=status)
+        for connection_id in to_sync:
+            delays[connection_id] = tasks.push_delay(session, connection_id, utcnow())
     jobs = cast(Jobs, current_app.extensions["jobs"])
     for connection_id in to_sync:
-        tasks.enqueue_sync(jobs, connection_id)
+        tasks.enqueue_sync(jobs, connection_id, delays[connection_id])
     return Response(status=200 if inbound.notifications else 400)
 
 

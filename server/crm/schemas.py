@@ -126,7 +126,8 @@ class MeetingIn(StrictSchema):
         fields.Nested(AssociationSchema), load_default=list, validate=validate.Length(max=100)
     )
     owner_email = _email(load_default=None, allow_none=True)
-    send_invites = fields.Boolean(load_default=True)
+    # A JSON boolean only: 0, "yes" or 0.0 are refused, not read as one.
+    send_invites = fields.Boolean(load_default=True, truthy={True}, falsy={False})
     outcome = fields.String(validate=validate.OneOf(MEETING_OUTCOMES))
 
     @validates_schema
