@@ -88,6 +88,25 @@ def connection_for(session: Session, user: User) -> CalendarConnection | None:
     return session.scalar(select(CalendarConnection).where(CalendarConnection.user_id == user.id))
 
 
+def check_grant(user: User, grant: Grant) -> None:
+    """The grant must be for the rep's own calendar account."""
+    if normalize_email(grant.email) != user.email_normalized:
+        raise Invalid(
+            f"signed in as {grant.email}; connect the calendar of {user.email}",
+            {"email": grant.email},
+        )
+
+
+def back_of(settings: Settings, state: str) -> str:
+    """Where a connect flow returns to (``BACK_TO_SETTINGS`` or the add-on), read without
+    trusting it for anything else; an unreadable state is the add-on's."""
+    try:
+        data = _signer(settings).loads(state, max_age=STATE_MAX_AGE)
+    except BadSignature:
+        return BACK_TO_ADDON
+    return str(data.get("b", BACK_TO_ADDON)) if isinstance(data, dict) else BACK_TO_ADDON
+
+
 def connect(
     session: Session,
     cipher: TokenCipher,
@@ -98,11 +117,7 @@ def connect(
     provider: str,
 ) -> CalendarConnection:
     """Store the rep's grant (encrypted) and start a connection period (R5 counts from here)."""
-    if normalize_email(grant.email) != user.email_normalized:
-        raise Invalid(
-            f"signed in as {grant.email}; connect the calendar of {user.email}",
-            {"email": grant.email},
-        )
+    check_grant(user, grant)
     row = connection_for(session, user)
     if row is None:
         row = CalendarConnection(account_id=user.account_id, user_id=user.id, provider=provider)

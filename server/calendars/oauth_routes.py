@@ -35,11 +35,16 @@ def _settings() -> Settings:
 
 def _page(title: str, message: str, status: int = 200) -> Response:
     t, m = escape(title), escape(message)
+    state = request.args.get("state", "")
+    if connections.back_of(_settings(), state) == connections.BACK_TO_SETTINGS:
+        after = f"<p><a href='{SETTINGS_HOME}'>Back to your settings</a></p>"
+    else:
+        after = "<p>You can close this window.</p>"
     html = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{t}</title>"
         "<meta name='viewport' content='width=device-width'></head>"
         "<body style='font-family:sans-serif;max-width:32rem;margin:3rem auto'>"
-        f"<h1>{t}</h1><p>{m}</p><p>You can close this window.</p></body></html>"
+        f"<h1>{t}</h1><p>{m}</p>{after}</body></html>"
     )
     return Response(html, status=status, mimetype="text/html")
 
@@ -76,6 +81,7 @@ def callback(provider: str) -> Response:
         http = cast(requests.Session, current_app.extensions["http"])
         grant = oauth.exchange_code(settings, request.args.get("code", ""), http)
         cipher = cast(TokenCipher, current_app.extensions["cipher"])
+        connections.check_grant(user, grant)  # before anything of the old one is let go
         current = connections.connection_for(session, user)
         if current is not None and current.provider != provider and current.refresh_token_encrypted:
             push.disconnect(settings, session, cipher, current, http)

@@ -177,3 +177,15 @@ def test_an_unknown_settings_path_is_a_page_not_json(signed_in: Browser) -> None
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     assert "Back to your settings" in response.get_data(as_text=True)
+
+
+def test_connecting_someone_elses_calendar_is_refused_with_a_way_back(
+    signed_in: Browser, tenant: Tenant, database: Database
+) -> None:
+    response = connect_google(signed_in, "someone.else@acme.example")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "connect the calendar of" in page
+    assert "Back to your settings" in page
+    with database.transaction() as session:
+        assert session.scalars(select(CalendarConnection)).first() is None
