@@ -269,7 +269,12 @@ def disconnect(
 ) -> None:
     """C5: stop the connection's push subscriptions, drop the grant (keeping what was logged),
     and ask the provider to revoke it."""
-    oauth = providers.get(connection.provider).oauth
+    try:
+        oauth = providers.get(connection.provider).oauth
+    except ProviderError:  # its provider is not installed here: drop what is stored
+        logfmt.warning(log, "disconnecting without the provider", connection_id=connection.id)
+        connections.disconnect(session, cipher, connection)
+        return
     connections.disconnect(
         session,
         cipher,

@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from server.crm.models import Account, AccountDomain, ApiToken, User, email_domain, normalize_email
+from server.crm.models import (
+    NAME_MAX,
+    Account,
+    AccountDomain,
+    ApiToken,
+    User,
+    email_domain,
+    normalize_email,
+)
 from server.db import Database, utcnow
 from server.errors import Conflict, Invalid
 from server.rows import get_owned
@@ -48,6 +56,8 @@ def add_user(
     local, _, domain = normalized.partition("@")
     if not local or "." not in domain or len(normalized) > 254 or any(c.isspace() for c in email):
         raise Invalid("not an email address", {"email": email})
+    if len(name.strip()) > NAME_MAX:
+        raise Invalid(f"a name has at most {NAME_MAX} characters", {"name": name[:50]})
     if session.scalar(select(User.id).where(User.email_normalized == normalized)):
         raise Conflict("a user with this email already exists", {"email": email})
     user = User(

@@ -25,7 +25,8 @@ USERS, DOMAINS, TOKENS = (auth.PREFIX + p for p in ("/users", "/domains", "/toke
 
 
 def _field(name: str, limit: int = 254) -> str:
-    return (request.form.get(name) or "").strip()[:limit]
+    """A form field, cut one past ``limit`` so that an oversize value is refused, not cut."""
+    return (request.form.get(name) or "").strip()[: limit + 1]
 
 
 def _form_id(name: str) -> int:
@@ -54,7 +55,8 @@ def add_user() -> Response | tuple[str, int]:
             db_session(), account, email, _field("name", 200), admin=bool(request.form.get("admin"))
         )
     except DomainError as exc:
-        return _form_error("settings/users.html", exc, users=accounts.users(db_session(), account))
+        rows = accounts.users(db_session(), account)
+        return _form_error("settings/users.html", exc, users=rows, me=auth.user())
     flash(f"{row.email} can now sign in and connect their calendar.")
     return auth.back(USERS)
 

@@ -260,3 +260,22 @@ def test_a_post_from_another_site_is_refused(signed_in: Browser, database: Datab
 def test_the_salesforce_section_has_its_connect_link(signed_in: Browser) -> None:
     page = signed_in.get("/settings/salesforce").get_data(as_text=True)
     assert 'href="/settings/salesforce/connect"' in page
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "size"),
+    [
+        ("/settings/users", "name", 201),
+        ("/settings/domains", "domain", 260),
+        ("/settings/tokens", "name", 101),
+    ],
+)
+def test_oversize_fields_are_refused_not_cut(
+    signed_in: Browser, database: Database, path: str, field: str, size: int
+) -> None:
+    data = {field: "a" * size}
+    if path == "/settings/users":
+        data["email"] = "long.name@acme.example"
+    response = signed_in.post(path, data, csrf_from=path)
+    assert response.status_code == 400
+    assert _user(database, "long.name@acme.example") is None
