@@ -48,7 +48,7 @@ from server.crm.models import Meeting, User, normalize_email
 
 log = logging.getLogger(__name__)
 
-CLAIM_FOR = timedelta(minutes=5)
+CLAIM_FOR = timedelta(minutes=2)  # a worker that died with a row lets go of it after this
 MAX_ATTEMPTS = 12
 WAIT_FOR_RECONNECT = timedelta(minutes=15)
 UPDATE_FIELDS = frozenset({"title", "description", "start", "end", "attendees"})

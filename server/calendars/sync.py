@@ -40,6 +40,7 @@ from server.db import Database, utcnow
 log = logging.getLogger(__name__)
 
 POLL_WITHOUT_PUSH = timedelta(minutes=5)
+RESUME_AFTER = timedelta(minutes=1)  # a run that went quiet this long is taken up again
 POLL_WITH_PUSH = timedelta(minutes=30)  # push does the work; this only catches a lost message
 MAX_FULL_RESTARTS = 2
 ProviderFactory = Callable[[CalendarConnection, str], CalendarProvider]
@@ -119,6 +120,9 @@ def _start(env: SyncEnv, connection_id: int) -> tuple[CalendarConnection, str, _
         state.sync_requested_at = None
         state.runs += 1
         state.heartbeat_at = env.now()
+        # While this run lasts the connection is due again soon: should the worker die, the
+        # next sweep after RESUME_AFTER carries on from the last committed page.
+        state.next_sync_at = env.now() + RESUME_AFTER
         if state.full_sync and state.page_token is None:
             state.full_sync_started_at = env.now()
         token = env.cipher.decrypt(connection.refresh_token_encrypted)
@@ -199,6 +203,7 @@ def _apply_page(
             state.page_token = page.next_page_token
         apply.write_pending(ctx)
         state.heartbeat_at = now
+        state.next_sync_at = now + RESUME_AFTER
         session.flush()
         env.fault("applied")
         next_cursor = _Cursor(state.sync_token, state.page_token)
