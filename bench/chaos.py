@@ -393,8 +393,9 @@ def _settle(jobs: Any, database: Database, ids: list[int], seconds: float) -> bo
     scheduler's sweeps run every minute; the driver asks for them every few seconds."""
 
     def quiet() -> bool:
-        for job in jobs.periodic:
-            jobs.tasks["run_periodic"](job.name)
+        if jobs.huey.pending_count() == 0:  # never pile sweeps onto a busy queue
+            for job in jobs.periodic:
+                jobs.tasks["run_periodic"](job.name)
         time.sleep(3)
         with database.transaction() as session:
             busy = session.scalar(

@@ -174,8 +174,14 @@ def addon_descriptor(base_url: str, out: str | None) -> None:
 @with_appcontext
 def worker(workers: int) -> None:
     """Run the task queue consumer, periodic jobs included."""
-    consumer = jobs().consumer(workers=workers)
-    signal.signal(signal.SIGTERM, lambda *_: consumer.stop(graceful=True))
+    queue = jobs()
+    consumer = queue.consumer(workers=workers)
+
+    def stop(*_: object) -> None:
+        queue.stopping.set()  # a sync ends after its page; the lock is released
+        consumer.stop(graceful=True)
+
+    signal.signal(signal.SIGTERM, stop)
     click.echo(f"worker started with {workers} threads on {settings().queue_url.split('://')[0]}")
     consumer.run()
     sys.exit(0)

@@ -9,6 +9,7 @@ now, through its ``run_now`` when it has one (work that is not due yet included)
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class Jobs:
     tasks: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Set when the worker is asked to stop (SIGTERM): long tasks end after the unit of
+        # work they are in (a sync after its page) and leave the rest to another worker.
+        self.stopping = threading.Event()
         self.huey = make_huey(self.settings)
         self.context = JobContext(self.settings, self.database, self)
 

@@ -61,6 +61,7 @@ class SyncEnv:
     provider_factory: ProviderFactory | None = None
     fault: Callable[[str], None] = _no_fault
     now: Callable[[], datetime] = utcnow
+    stopping: Callable[[], bool] = lambda: False  # the worker is shutting down
 
     def provider(self, connection: CalendarConnection, refresh_token: str) -> CalendarProvider:
         if self.provider_factory is not None:
@@ -72,6 +73,7 @@ class SyncEnv:
 class SyncResult:
     connection_id: int
     status: str = "ok"  # ok | locked | inactive | needs_reconnect | retry_later | failed
+    # | interrupted (the worker stopped between pages)
     pages: int = 0
     events: int = 0
     full_sync: bool = False
@@ -173,7 +175,20 @@ def _pages(
         cursor = applied
         if page.next_sync_token:
             break
+        if env.stopping():
+            return _interrupted(env, result)
     _finish(env, connection_id)
+    return result
+
+
+def _interrupted(env: SyncEnv, result: SyncResult) -> SyncResult:
+    """The worker is stopping: the committed pages stay, another worker goes on at once."""
+    with env.database.transaction() as session:
+        state = session.get(CalendarSyncState, result.connection_id)
+        if state is not None:
+            state.next_sync_at = env.now()
+    logfmt.info(log, "calendar sync paused for shutdown", connection_id=result.connection_id)
+    result.status = "interrupted"
     return result
 
 

@@ -44,6 +44,7 @@ def env_for(context: JobContext) -> SyncEnv:
         database=context.database,
         cipher=TokenCipher(context.settings.token_encryption_keys),
         huey=context.jobs.huey,
+        stopping=context.jobs.stopping.is_set,
     )
 
 

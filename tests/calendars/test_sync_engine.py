@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from server.calendars import tasks
 from server.calendars.models import CalendarConnection
+from server.calendars.sync import sync_connection
 from server.calendars.tables import CalendarEventLink, CalendarSyncState
+from server.db import utcnow
 from tests.calendars.conftest import REP, SOON, Gate, Harness
 
 JANE = "jane@client.example"
@@ -224,3 +226,21 @@ def test_a_push_sync_that_finds_the_lock_taken_looks_again_shortly(cal: Harness)
     assert cal.jobs.huey.scheduled_count() == 1
     gate.release.set()
     running.join(30)
+
+
+def test_a_stopping_worker_ends_after_its_page_and_another_goes_on(cal: Harness) -> None:
+    """SIGTERM on a worker: the sync stops after the page it is in, its lock is released,
+    the connection is due at once, and the next sync carries on from that page."""
+    cal.page_size = 2
+    ids = five_events(cal)
+    env = cal.env()
+    env.stopping = lambda: True
+    paused = sync_connection(env, cal.connection_id)
+    assert (paused.status, paused.pages) == ("interrupted", 1)
+    state = cal.state()
+    assert state.page_token is not None
+    assert state.next_sync_at <= utcnow()
+    resumed = cal.sync()  # the lock was released
+    assert resumed.status == "ok"
+    assert resumed.pages == 2
+    assert_each_logged_once(cal, ids)
