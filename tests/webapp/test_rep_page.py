@@ -189,3 +189,15 @@ def test_connecting_someone_elses_calendar_is_refused_with_a_way_back(
     assert "Back to your settings" in page
     with database.transaction() as session:
         assert session.scalars(select(CalendarConnection)).first() is None
+
+
+def test_every_html_page_has_the_baseline_headers(browser: Browser) -> None:
+    page = browser.get("/oauth/google/callback?state=forged")  # the add-on's connect pages
+    assert page.mimetype == "text/html"
+    csp = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    api = browser.get("/api/v1/contacts")
+    assert api.headers["X-Content-Type-Options"] == "nosniff"
