@@ -9,7 +9,7 @@ from server import health, observability, preview, ratelimit, web, webapp
 from server.addon import routes as addon_routes
 from server.calendars import feature as calendars
 from server.config import Settings
-from server.crm import api
+from server.crm import activities_api, api
 from server.crypto import TokenCipher
 from server.db import Database
 from server.jobs import Jobs
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cipher"] = TokenCipher(settings.token_encryption_keys)
     app.extensions["http"] = requests.Session()
     api.register(app)
+    activities_api.register(app)
     addon_routes.register(app)
     calendars.install(app, database, jobs)
     webapp.install(app, settings)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ForeignKey,
     Index,
@@ -179,6 +180,8 @@ class Engagement(Timestamped, Base):
     # A client-chosen key (an add-on action's nonce, a sync's external id) that makes a retried
     # create return the first result instead of a second row.
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Free-form fields of an activity (REST ``properties``): flat, scalar values.
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     owner: Mapped[User | None] = relationship()
     associations: Mapped[list[Association]] = relationship(

@@ -202,6 +202,7 @@ class TimelineItem(Schema):
     meeting_id = fields.Integer(allow_none=True)
     author_email = fields.String(allow_none=True)
     meeting = fields.Nested(MeetingOut, allow_none=True)
+    associations = fields.List(fields.Nested(AssociationSchema))
 
 
 class Timeline(Schema):

@@ -83,4 +83,7 @@ def timeline_item(row: Engagement) -> dict[str, Any]:
         item["meeting_id"] = row.parent_id
     elif isinstance(row, Activity):
         item["body"] = row.body
+        item["associations"] = [
+            {"type": a.object_type, "id": a.object_id} for a in row.associations
+        ]
     return item

@@ -1,0 +1,26 @@
+"""engagements.properties: an activity's free-form fields (REST ``properties``)
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-04 05:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0009'
+down_revision: str | None = '0008'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('engagements') as batch:
+        batch.add_column(sa.Column('properties', sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('engagements') as batch:
+        batch.drop_column('properties')
