@@ -9,12 +9,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from server.crm import accounts, activities
-from server.crm.api import account, authenticate
-from server.crm.models import NOTE_MAX, TITLE_MAX, Activity, User
+from server.crm import activities
+from server.crm.api import account, authenticate, owner_user
+from server.crm.models import NOTE_MAX, TITLE_MAX, Activity
 from server.crm.schemas import AssociationSchema, StrictSchema, UTCDateTime, _email
 from server.db import MAX_ID
-from server.errors import Invalid
 from server.openapi import API_PREFIX
 from server.web import db_session, doc, json_body
 
@@ -109,15 +108,6 @@ def _out(row: Activity, status: int = 200) -> tuple[Response, int]:
     return jsonify(ActivityOut().dump(body)), status
 
 
-def _owner(email: str | None) -> User | None:
-    if email is None:
-        return None
-    user = accounts.user_by_email(db_session(), email)
-    if user is None or user.account_id != account().id:
-        raise Invalid("owner_email is not a user of this account", {"owner_email": email})
-    return user
-
-
 @bp.post("/activities")
 @doc(summary="Record an activity on contacts' timelines", body=ActivityIn, response=ActivityOut,
      status=201)  # fmt: skip
@@ -132,7 +122,7 @@ def create_activity() -> tuple[Response, int]:
         occurred_at=data["occurred_at"],
         contact_ids=data["contact_ids"],
         associations=data["associations"],
-        owner=_owner(data["owner_email"]),
+        owner=owner_user(data["owner_email"]),
         properties=data["properties"],
     )
     return _out(row, 201)
@@ -157,7 +147,7 @@ def patch_activity(activity_id: int) -> tuple[Response, int]:
     if "contact_ids" in data:
         changes["contacts"] = data["contact_ids"]
     if "owner_email" in data:
-        changes["owner"] = _owner(data["owner_email"])
+        changes["owner"] = owner_user(data["owner_email"])
     activities.update(session, row, changes)
     return _out(row)
 

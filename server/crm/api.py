@@ -188,7 +188,8 @@ for _plural, _type in RECORD_TYPES.items():
 # --- meetings and notes --------------------------------------------------------------------
 
 
-def _owner(email: str | None) -> User | None:
+def owner_user(email: str | None) -> User | None:
+    """The account's user with this email (an engagement's owner), or 400."""
     if email is None:
         return None
     user = accounts.user_by_email(db_session(), email)
@@ -217,7 +218,7 @@ def create_meeting() -> tuple[Response, int]:
         people=people,
         attendees=_attendees(data["attendee_emails"]),
         associations=data["associations"],
-        owner=_owner(data["owner_email"]),
+        owner=owner_user(data["owner_email"]),
         outcome=data.get("outcome", "scheduled"),
         notify=data["send_invites"],
     )
@@ -244,7 +245,7 @@ def patch_meeting(meeting_id: int) -> tuple[Response, int]:
         k: data[k] for k in ("title", "description", "start", "end", "outcome") if k in data
     }
     if "owner_email" in data:
-        changes["owner"] = _owner(data["owner_email"])
+        changes["owner"] = owner_user(data["owner_email"])
     if "attendee_emails" in data:
         changes["attendees"] = _attendees(data["attendee_emails"])
     if "associations" in data:
