@@ -167,3 +167,16 @@ def make_tenant(app: Flask, database: Database) -> Any:
 @pytest.fixture
 def tenant(make_tenant: Any) -> Tenant:
     return make_tenant()
+
+
+def pointed_at_google(settings: Settings, google: Any, client_id: str, secret: str) -> Settings:
+    """``settings`` with every Google URL at the stand-in ``google`` and an OAuth client."""
+    urls = google.settings()
+    return settings.with_overrides(
+        google_auth_uri=urls["GOOGLE_AUTH_URI"],
+        google_token_uri=urls["GOOGLE_TOKEN_URI"],
+        google_certs_url=urls["GOOGLE_CERTS_URL"],
+        google_calendar_api_url=urls["GOOGLE_CALENDAR_API_URL"],
+        google_client_id=client_id,
+        google_client_secret=secret,
+    )

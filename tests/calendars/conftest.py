@@ -29,7 +29,7 @@ from server.crm.models import Contact, Meeting, User
 from server.db import Database
 from server.jobs import Jobs
 from server.stand_ins.google import GoogleStandIn
-from tests.conftest import Tenant
+from tests.conftest import Tenant, pointed_at_google
 
 REP = "rep@acme.example"
 # Events start within the stand-in's expansion horizon (a year ahead), a month from now.
@@ -63,15 +63,7 @@ def google(clock: Clock) -> Iterator[GoogleStandIn]:
 
 @pytest.fixture
 def settings(settings: Settings, google: GoogleStandIn) -> Settings:
-    urls = google.settings()
-    return settings.with_overrides(
-        google_auth_uri=urls["GOOGLE_AUTH_URI"],
-        google_token_uri=urls["GOOGLE_TOKEN_URI"],
-        google_certs_url=urls["GOOGLE_CERTS_URL"],
-        google_calendar_api_url=urls["GOOGLE_CALENDAR_API_URL"],
-        google_client_id=CLIENT_ID,
-        google_client_secret="test-secret",
-    )
+    return pointed_at_google(settings, google, CLIENT_ID, "test-secret")
 
 
 def connect_calendar(

@@ -68,10 +68,11 @@ def shots(request: pytest.FixtureRequest) -> Shots:
 
 
 @contextmanager
-def run_demo(tmp_path: Path, *args: str) -> Iterator[dict[str, str]]:
+def run_demo(tmp_path: Path, *args: str, stop: int = signal.SIGTERM) -> Iterator[dict[str, str]]:
     """``meeting-assistant demo`` on a free port with a fresh instance folder, as the README
-    says; yields the URLs it prints (``preview``, ``settings``) and stops it with SIGTERM,
-    which must end it cleanly."""
+    says; yields the URLs it prints (``preview``, ``settings``) and stops it with ``stop``
+    (SIGTERM, or SIGINT as Ctrl-C), which must end it cleanly; what it printed while stopping
+    is then under ``"stopping"``."""
     script = Path(sys.executable).with_name("meeting-assistant")
     command = (
         [str(script)]
@@ -103,9 +104,10 @@ def run_demo(tmp_path: Path, *args: str) -> Iterator[dict[str, str]]:
         assert "preview" in urls, "the demo printed no preview URL:\n" + "".join(output)
         assert "settings" in urls, "the demo printed no settings URL:\n" + "".join(output)
         yield urls
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         rest, _ = process.communicate(timeout=30)
         assert process.returncode == 0, "".join(output) + rest
+        urls["stopping"] = rest
     finally:
         if process.poll() is None:
             process.kill()

@@ -3,12 +3,8 @@ preview sends, and the whole stack over HTTP (in-process and as the console comm
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +23,7 @@ from server.demo import DemoError, DemoOptions, DemoStack, calendar, seed
 from server.demo.people import REP
 from server.demo.run import local_time_zone
 from server.preview import event_object
+from tests.e2e.conftest import run_demo
 
 
 @pytest.mark.parametrize(
@@ -238,37 +235,7 @@ def test_stack_serves_preview_and_keeps_authentication(stack: DemoStack) -> None
 
 
 def test_console_command_starts_and_stops(tmp_path: Path) -> None:
-    script = Path(sys.executable).with_name("meeting-assistant")
-    command = (
-        [str(script)]
-        if script.exists()
-        else [sys.executable, "-c", "from server.cli import main; main()"]
-    )
-    env = {**os.environ, "MEETING_ASSISTANT_INSTANCE": str(tmp_path / "instance")}
-    process = subprocess.Popen(
-        [*command, "demo", "--port", "0", "--time-zone", "Europe/Berlin"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        url = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not url:
-            line = process.stdout.readline()
-            if not line:
-                break
-            found = re.search(r"open (http://127\.0\.0\.1:\d+/preview/)", line)
-            url = found.group(1) if found else ""
-        assert url, "the demo printed no preview URL"
-        assert requests.get(url, timeout=10).status_code == 200
-        process.send_signal(signal.SIGINT)  # Ctrl-C (the browser test stops it with SIGTERM)
-        rest, _ = process.communicate(timeout=30)
-        assert process.returncode == 0, rest
-        assert "stopped" in rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    with run_demo(tmp_path, "--time-zone", "Europe/Berlin", stop=signal.SIGINT) as urls:
+        assert requests.get(urls["preview"], timeout=10).status_code == 200
+        assert requests.get(urls["settings"], timeout=10, allow_redirects=False).status_code == 302
+    assert "stopped" in urls["stopping"]  # Ctrl-C (the browser tests stop it with SIGTERM)

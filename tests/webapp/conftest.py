@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from server.config import Settings
 from server.stand_ins.google import GoogleStandIn
-from tests.conftest import Tenant
+from tests.conftest import Tenant, pointed_at_google
 
 GOOGLE_CLIENT = "web-client.apps.googleusercontent.com"
 ORIGIN = "https://addon.test"
@@ -33,15 +33,7 @@ def google() -> Iterator[GoogleStandIn]:
 
 @pytest.fixture
 def settings(settings: Settings, google: GoogleStandIn) -> Settings:
-    urls = google.settings()
-    return settings.with_overrides(
-        google_auth_uri=urls["GOOGLE_AUTH_URI"],
-        google_token_uri=urls["GOOGLE_TOKEN_URI"],
-        google_certs_url=urls["GOOGLE_CERTS_URL"],
-        google_calendar_api_url=urls["GOOGLE_CALENDAR_API_URL"],
-        google_client_id=GOOGLE_CLIENT,
-        google_client_secret="web-secret",
-    )
+    return pointed_at_google(settings, google, GOOGLE_CLIENT, "web-secret")
 
 
 def path_of(url: str) -> str:
