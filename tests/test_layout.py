@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 SERVER = Path(__file__).resolve().parent.parent / "server"
 MAX_LINES = 420
 
@@ -110,11 +112,13 @@ def test_the_crm_imports_no_feature() -> None:
             )
 
 
-def test_only_the_google_package_and_the_wiring_import_google_code() -> None:
-    allowed = ("server.calendars.google", "server.calendars.feature")
+@pytest.mark.parametrize("package", ["google", "microsoft"])
+def test_only_a_provider_package_and_the_wiring_import_its_code(package: str) -> None:
+    own = f"server.calendars.{package}"
+    allowed = (own, "server.calendars.feature")
     for module, deps in graph().items():
         if module.startswith("server.calendars") and not module.startswith(allowed):
-            assert not {d for d in deps if d.startswith("server.calendars.google")}, module
+            assert not {d for d in deps if d.startswith(own)}, module
 
 
 def test_no_module_is_over_the_size_limit() -> None:

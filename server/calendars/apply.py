@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from server.calendars import links, rules, writer
 from server.calendars.context import (
@@ -287,6 +287,7 @@ def _remember(
     _point_at(link, meeting)
     link.remote_cancelled = event.cancelled
     link.recurring_event_id = event.recurring_event_id or link.recurring_event_id
+    link.original_start = event.original_start or link.original_start
     link.is_series = event.is_series or link.is_series
     if not event.cancelled:
         link.private = event.private
@@ -327,22 +328,28 @@ def _cascade(ctx: PageContext, master_id: str) -> None:
         process(ctx, tombstone, known=known, note="series deleted")
 
 
-def reconcile(ctx: PageContext) -> int:
+def reconcile(ctx: PageContext, window: tuple[datetime, datetime] | None = None) -> int:
     """After a full listing: a logged event the listing no longer holds was deleted while we
     were not looking (tombstones do not last forever). Links touched since the listing began
-    are spared: the outbox may have just created their event."""
+    are spared: the outbox may have just created their event. Where the listing covered only
+    a ``window`` of time, only meetings inside it are judged."""
     write_pending(ctx)
     state = ctx.state
     started = state.full_sync_started_at or ctx.now
     table = links.LINKS
-    stale = links.load(
-        ctx.session,
+    where = (
         (table.c.connection_id == ctx.connection.id)
         & (table.c.seen_generation < state.generation)
         & (table.c.status == LinkStatus.LOGGED.value)
         & table.c.meeting_id.is_not(None)
-        & (table.c.updated_at < started),
+        & (table.c.updated_at < started)
     )
+    if window is not None:
+        inside = select(Meeting.id).where(
+            Meeting.start_at >= window[0], Meeting.start_at < window[1]
+        )
+        where = where & table.c.meeting_id.in_(inside)
+    stale = links.load(ctx.session, where)
     for link in stale:
         ctx.links.setdefault(link.external_id, link)
     load_meetings(ctx, [lk.meeting_id for lk in stale if lk.meeting_id])

@@ -77,7 +77,7 @@ def load_context(
     ctx.contact_ids = {email: contact.id for email, contact in contacts.items()}
     ids = {e.id for e in events} | {e.recurring_event_id for e in events if e.recurring_event_id}
     _load_links(ctx, ids)
-    unknown = [e.id for e in events if e.id not in ctx.links]
+    unknown = [e for e in events if e.id not in ctx.links]
     if unknown:
         ctx.adoptable = _adoptable(session, connection.account_id, unknown)
         load_meetings(ctx, [m for m, _ in ctx.adoptable.values() if m])
@@ -85,25 +85,34 @@ def load_context(
 
 
 def _adoptable(
-    session: Session, account_id: int, event_ids: Sequence[str]
+    session: Session, account_id: int, events: Sequence[CalendarEvent]
 ) -> dict[str, tuple[int | None, str]]:
     """The account's meetings for these events, with the origin their link will get.
 
     A meeting someone chose to log (scheduled in the CRM, or noted in the sidebar) has origin
     "crm": it follows the event and outlives its deletion. One another rep's calendar logged
     keeps the calendar's rules. The outbox's own creates count even before the calendar
-    answered with the event (the meeting may not carry the event id yet).
+    answered with the event (the meeting may not carry the event id yet): by the event's id
+    (Google's is our key) or by the key the calendar kept (Graph's ``transactionId``).
+    Another calendar's copy of the same meeting (another rep, another provider) is found by
+    its iCalendar UID.
     """
+    keys: dict[str, str] = {}  # what to look for -> the event it stands for
+    for event in events:
+        keys[event.id] = event.id
+        if event.client_key:
+            keys.setdefault(event.client_key, event.id)
+    wanted = list(keys)
     found: dict[str, tuple[int | None, str]] = {}
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start : start + 500]
-        for event_id, meeting_id, source in session.execute(
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for key, meeting_id, source in session.execute(
             select(Meeting.external_event_id, Meeting.id, Meeting.source)
             .where(Meeting.account_id == account_id, Meeting.external_event_id.in_(chunk))
             .order_by(Meeting.id)
         ):
-            if event_id is not None and event_id not in found:
-                found[event_id] = (meeting_id, "calendar" if source == "calendar" else "crm")
+            if key is not None and keys[key] not in found:
+                found[keys[key]] = (meeting_id, _origin(source))
         for key, remote_id, meeting_id in session.execute(
             select(
                 CalendarOutboxItem.idempotency_key,
@@ -118,7 +127,38 @@ def _adoptable(
                 ),
             )
         ):
-            found[remote_id if remote_id in chunk else key] = (meeting_id, "crm")
+            found[keys[remote_id] if remote_id in keys else keys[key]] = (meeting_id, "crm")
+    found.update(_same_meeting(session, account_id, [e for e in events if e.id not in found]))
+    return found
+
+
+def _origin(source: str) -> str:
+    return "calendar" if source == "calendar" else "crm"
+
+
+def _same_meeting(
+    session: Session, account_id: int, events: Sequence[CalendarEvent]
+) -> dict[str, tuple[int | None, str]]:
+    """Meetings the account already has for these events' iCalendar UIDs. Only single events
+    and series: an occurrence shares its series' UID at Google. Of several meetings with the
+    UID (a series and its moved occurrences), the earliest is the series' or the event's."""
+    by_uid: dict[str, str] = {}
+    for event in events:
+        if event.ical_uid and not event.is_instance and not event.cancelled:
+            by_uid.setdefault(event.ical_uid, event.id)
+    found: dict[str, tuple[int | None, str]] = {}
+    uids = list(by_uid)
+    for start in range(0, len(uids), 500):
+        rows = session.execute(
+            select(Meeting.ical_uid, Meeting.id, Meeting.source)
+            .where(
+                Meeting.account_id == account_id, Meeting.ical_uid.in_(uids[start : start + 500])
+            )
+            .order_by(Meeting.start_at, Meeting.id)
+        )
+        for uid, meeting_id, source in rows:
+            event_id = by_uid[str(uid)]
+            found.setdefault(event_id, (meeting_id, _origin(source)))
     return found
 
 

@@ -7,12 +7,14 @@ from flask import Flask
 
 from server.calendars import api, oauth_routes, providers, scheduling, tasks, webhooks
 from server.calendars.google.provider import GOOGLE
+from server.calendars.microsoft.provider import MICROSOFT
 from server.db import Database
 from server.jobs import Jobs
 
 
 def install(app: Flask, database: Database, jobs: Jobs) -> None:
     providers.register(GOOGLE)
+    providers.register(MICROSOFT)
     tasks.register(jobs)
     scheduling.subscribe(database, jobs)
     oauth_routes.register(app)

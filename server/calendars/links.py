@@ -32,6 +32,7 @@ class Link:
     meeting_id: int | None = None
     event_created: datetime | None = None
     event_updated: datetime | None = None
+    original_start: datetime | None = None
     fingerprint: str | None = None
     private: bool = False
     seen_generation: int = 0

@@ -79,7 +79,8 @@ def callback(provider: str) -> Response:
         if user is None or user.email_normalized != data.get("e"):
             raise ConnectError("this connect link is not valid")
         http = cast(requests.Session, current_app.extensions["http"])
-        grant = oauth.exchange_code(settings, request.args.get("code", ""), http)
+        state = request.args.get("state", "")
+        grant = oauth.exchange_code(settings, request.args.get("code", ""), http, state)
         cipher = cast(TokenCipher, current_app.extensions["cipher"])
         connections.check_grant(user, grant)  # before anything of the old one is let go
         current = connections.connection_for(session, user)

@@ -62,6 +62,9 @@ class CalendarEvent:
     html_link: str | None = None
     ical_uid: str | None = None
     sequence: int = 0
+    # The key the CRM created it under (S1) where the calendar keeps it apart from its id
+    # (Graph's ``transactionId``); Google's events carry the key as their id.
+    client_key: str | None = None
     # "meeting", or what else the calendar says it is ("focus_time", "out_of_office",
     # "working_location", ...): the parser maps the provider's vocabulary onto these.
     event_type: str = "meeting"
@@ -92,6 +95,9 @@ class EventPage:
     next_page_token: str | None = None
     next_sync_token: str | None = None
     time_zone: str | None = None
+    # The time range a full listing covers, where the calendar lists a window and not the
+    # whole calendar (Graph's calendarView): reconciling then judges only meetings inside it.
+    window: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,8 @@ class ReconnectNeeded(ProviderError):
 
 
 class FullSyncRequired(ProviderError):
-    """The sync cursor is no longer valid (Google's 410): list everything again."""
+    """The sync cursor is no longer valid (a 410), or the listed window has to move forward:
+    list everything again. The message says which, for the sync log."""
 
 
 class TemporaryError(ProviderError):
@@ -211,6 +218,11 @@ class CalendarProvider(PushChannels, Protocol):
 
     def update_event(self, event_id: str, changes: EventChanges, *, notify: bool) -> CalendarEvent:
         """Change the fields ``changes`` sets (S3); :class:`NotFound` when the event is gone."""
+        ...
+
+    def current_grant(self) -> str:
+        """The refresh token as it stands now: a provider that rotates it (Microsoft) hands
+        back a new one, which the caller stores in place of the one it opened with."""
         ...
 
     def close(self) -> None:

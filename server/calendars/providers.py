@@ -39,8 +39,11 @@ class OAuthFlow(Protocol):
         Raises :class:`ConnectError` when the provider is not configured."""
         ...
 
-    def exchange_code(self, settings: Settings, code: str, http: requests.Session) -> Grant:
-        """Trade the code for tokens; the identity in the answer is verified. Raises
+    def exchange_code(
+        self, settings: Settings, code: str, http: requests.Session, state: str = ""
+    ) -> Grant:
+        """Trade the code for tokens; the identity in the answer is verified. ``state`` is the
+        round trip's (a flow may derive its PKCE verifier from it). Raises
         :class:`ConnectError` with a message for the rep."""
         ...
 
@@ -66,6 +69,9 @@ class Notification:
     secret: str
     resource_id: str = ""
     handshake: bool = False  # the provider checking the address: acknowledge, sync nothing
+    # A subscription's own news (Graph's lifecycle notifications): "reauthorizationRequired",
+    # "subscriptionRemoved" or "missed"; empty for a change to the calendar.
+    lifecycle: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Inbound:
 
     notifications: tuple[Notification, ...] = ()
     reply: str | None = None
+    accepted: int = 200  # the status that acknowledges notifications (Graph expects 202)
 
 
 class BadPush(Exception):

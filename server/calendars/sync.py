@@ -21,7 +21,7 @@ from huey import Huey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.calendars import apply, locks, logfmt, providers
+from server.calendars import apply, locks, logfmt, providers, tombstones
 from server.calendars.connections import mark_needs_reconnect
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import (
@@ -154,11 +154,12 @@ def _pages(
     while True:
         try:
             page = provider.list_events(sync_token=cursor.sync_token, page_token=cursor.page_token)
-        except FullSyncRequired:
+            page = tombstones.complete(env.database, provider, connection_id, page)
+        except FullSyncRequired as exc:
             restarts += 1
             if restarts > MAX_FULL_RESTARTS:
                 return _failed(env, result, "the calendar kept refusing the sync cursor", 300)
-            cursor = _restart_full(env, connection_id)
+            cursor = _restart_full(env, connection_id, str(exc))
             continue
         except ReconnectNeeded as exc:
             return _reconnect(env, result, str(exc))
@@ -167,7 +168,7 @@ def _pages(
         except ProviderError as exc:
             return _failed(env, result, str(exc), 600)
         env.fault("fetched")
-        applied = _apply_page(env, connection_id, cursor, page, result)
+        applied = _apply_page(env, connection_id, cursor, page, result, provider.current_grant())
         env.fault("committed")
         if applied is None:
             result.status = "inactive"
@@ -193,9 +194,15 @@ def _interrupted(env: SyncEnv, result: SyncResult) -> SyncResult:
 
 
 def _apply_page(
-    env: SyncEnv, connection_id: int, cursor: _Cursor, page: EventPage, result: SyncResult
+    env: SyncEnv,
+    connection_id: int,
+    cursor: _Cursor,
+    page: EventPage,
+    result: SyncResult,
+    grant: str,
 ) -> _Cursor | None:
-    """The page's CRM changes, links, log lines and the next cursor: one transaction."""
+    """The page's CRM changes, links, log lines and the next cursor: one transaction, with
+    the grant when the provider rotated it."""
     now = env.now()
     with env.database.transaction() as session:
         connection = session.get(CalendarConnection, connection_id)
@@ -204,6 +211,9 @@ def _apply_page(
             return None  # disconnected meanwhile (C5): apply nothing more
         if (state.sync_token, state.page_token) != (cursor.sync_token, cursor.page_token):
             raise RuntimeError("sync cursor moved under a held lock")
+        stored = connection.refresh_token_encrypted
+        if grant and stored and env.cipher.decrypt(stored) != grant:
+            connection.refresh_token_encrypted = env.cipher.encrypt(grant)  # rotated
         ctx = apply.load_context(
             session, connection, state, page.events, env.settings.crm_vendor_domains, now
         )
@@ -212,7 +222,7 @@ def _apply_page(
         result.full_sync = result.full_sync or state.full_sync
         if page.next_sync_token:
             if state.full_sync:
-                result.reconciled += apply.reconcile(ctx)
+                result.reconciled += apply.reconcile(ctx, page.window)
             state.sync_token, state.page_token, state.full_sync = page.next_sync_token, None, False
         else:
             state.page_token = page.next_page_token
@@ -229,7 +239,7 @@ def _apply_page(
     return next_cursor
 
 
-def _restart_full(env: SyncEnv, connection_id: int) -> _Cursor:
+def _restart_full(env: SyncEnv, connection_id: int, why: str) -> _Cursor:
     with env.database.transaction() as session:
         state = session.get(CalendarSyncState, connection_id)
         assert state is not None
@@ -243,7 +253,7 @@ def _restart_full(env: SyncEnv, connection_id: int) -> _Cursor:
                 created_at=env.now(),
                 action="full_sync",
                 rule="-",
-                reason="the sync cursor expired (410): listing everything again",
+                reason=f"{why}: listing everything again"[:500],
             )
         )
     logfmt.info(log, "calendar full resync", connection_id=connection_id)

@@ -68,6 +68,7 @@ class CalendarEventLink(Timestamped, Base):
     )
     event_created: Mapped[datetime | None]
     event_updated: Mapped[datetime | None]
+    original_start: Mapped[datetime | None]  # an occurrence's place in its series (R6)
     fingerprint: Mapped[str | None] = mapped_column(String(32))
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     seen_generation: Mapped[int] = mapped_column(Integer, default=0)

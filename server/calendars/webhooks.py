@@ -3,7 +3,8 @@
 Validate, record, enqueue, return. The provider reads its own wire format
 (:attr:`CalendarIntegration.read_push`); here each notification's subscription id and secret
 are checked (the secret in constant time, against a stored digest), handshakes are
-acknowledged, and a change flags the connection for a sync. Only the notification that sets
+acknowledged, a subscription's lifecycle news (Graph) is acted on, and a change flags the
+connection for a sync. Only the notification that sets
 the flag enqueues, so a burst of notifications becomes one sync. The sync runs on the worker.
 Forged notifications, or ones for an unknown or stopped subscription, are answered 4xx and
 enqueue nothing.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import cast
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 from server.calendars import logfmt, providers, tasks
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import ProviderError
-from server.calendars.push import STOPPED, token_digest, webhook_path
+from server.calendars.push import RENEW_BEFORE, STOPPED, token_digest, webhook_path
 from server.calendars.tables import CalendarWatchChannel
 from server.db import utcnow
 from server.jobs import Jobs
@@ -63,7 +65,7 @@ def calendar_push(provider: str) -> Response:
     jobs = cast(Jobs, current_app.extensions["jobs"])
     for connection_id in to_sync:
         tasks.enqueue_sync(jobs, connection_id, delays[connection_id])
-    return Response(status=200 if inbound.notifications else 400)
+    return Response(status=inbound.accepted if inbound.notifications else 400)
 
 
 def _accept(
@@ -87,9 +89,26 @@ def _accept(
         return 403
     if notification.handshake or not connection.active:
         return 200  # acknowledged; a disconnected calendar is not synced (C5)
+    if notification.lifecycle and not _lifecycle(channel, notification.lifecycle):
+        return 200  # the subscription itself needs attention, not the calendar
     if tasks.request_sync(session, connection.id, utcnow()) and connection.id not in to_sync:
         to_sync.append(connection.id)
     return 200
+
+
+def _lifecycle(channel: CalendarWatchChannel, event: str) -> bool:
+    """Graph's lifecycle notifications: reauthorize (renew) the subscription at the next
+    sweep; replace a removed one (and sync, since changes may have gone unannounced); sync
+    after missed notifications. Returns whether a sync is wanted."""
+    now = utcnow()
+    logfmt.info(log, "push lifecycle notification", channel=channel.id, lifecycle=event)
+    if event == "reauthorizationRequired":
+        channel.expires_at = min(channel.expires_at, now + RENEW_BEFORE - timedelta(minutes=1))
+        return False
+    if event == "subscriptionRemoved":
+        channel.status, channel.stopped_at = STOPPED, now
+        return True
+    return event == "missed"
 
 
 def register(app: Flask) -> None:

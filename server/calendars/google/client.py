@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import google_auth_httplib2
@@ -43,6 +40,7 @@ from server.calendars.provider import (
     Subscription,
     TemporaryError,
 )
+from server.calendars.retry import Backoff, retry_after_seconds
 from server.config import Settings
 
 log = logging.getLogger(__name__)
@@ -54,54 +52,6 @@ PERMANENT_GRANT_ERRORS = frozenset(
     {"invalid_grant", "unauthorized_client", "invalid_scope", "admin_policy_enforced"}
 )
 PERMISSION_REASONS = frozenset({"insufficientPermissions"})  # the calendar scope is gone
-
-Sleep = Callable[[float], None]
-
-
-class Backoff:
-    """Capped exponential backoff with jitter that never waits less than ``Retry-After``.
-
-    ``max_wait`` bounds a single wait: a server asking for longer gets a
-    :class:`TemporaryError` instead, so the sync is rescheduled rather than holding a worker.
-    """
-
-    def __init__(
-        self,
-        *,
-        attempts: int = 5,
-        base: float = 0.5,
-        cap: float = 30.0,
-        max_wait: float = 60.0,
-        sleep: Sleep = time.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self.attempts = attempts
-        self.base = base
-        self.cap = cap
-        self.max_wait = max_wait
-        self.sleep = sleep
-        self.rand = rand
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        ceiling = min(self.cap, self.base * 2.0 ** (attempt - 1))
-        jittered = ceiling / 2 + self.rand() * ceiling / 2  # "equal jitter": spread, never 0
-        return float(max(jittered, retry_after or 0.0))
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 def error_reason(exc: HttpError) -> str:
@@ -142,6 +92,7 @@ class GoogleCalendar:
             client_id=settings.google_client_id,
             client_secret=settings.google_client_secret,
         )
+        self._credentials = credentials
         # Our own Http so every call has a timeout; the client is otherwise built as documented.
         http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
         self._service: Any = build(
@@ -235,6 +186,10 @@ class GoogleCalendar:
         body = {"id": subscription_id, "resourceId": resource_id}
         self._execute(lambda: self._service.channels().stop(body=body), "channels.stop")
 
+    def current_grant(self) -> str:
+        # google-auth keeps a refresh token Google sends back in place of the old one.
+        return str(self._credentials.refresh_token or "")
+
     def close(self) -> None:
         self._service.close()
 
@@ -288,7 +243,7 @@ def _grant_error(exc: RefreshError) -> str:
 def _translate(status: int, reason: str, what: str) -> ProviderError:
     message = f"{what} answered {status} {reason}".strip()
     if status == 410 and what == "events.list":
-        return FullSyncRequired(message, status, reason)
+        return FullSyncRequired(f"the sync cursor expired (410 {reason})", status, reason)
     if status in (404, 410):
         return NotFound(message, status, reason)
     if status == 401 or (status == 403 and reason in PERMISSION_REASONS):

@@ -46,7 +46,9 @@ class GoogleOAuth:
         }
         return f"{settings.google_auth_uri}?{urlencode(query)}"
 
-    def exchange_code(self, settings: Settings, code: str, http: requests.Session) -> Grant:
+    def exchange_code(
+        self, settings: Settings, code: str, http: requests.Session, state: str = ""
+    ) -> Grant:
         """Trade the authorization code for tokens; only the refresh token is kept."""
         try:
             response = http.post(
