@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from cryptography.fernet import Fernet
@@ -83,12 +83,12 @@ def connect(settings: Settings, database: Database, app: Flask, google: Any, use
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
-        url = GoogleOAuth().authorization_url(
+        url, pending = GoogleOAuth().begin(
             settings, connections.sign_state(settings, user, "google"), user.email
         )
-    code = parse_qs(urlsplit(google.oauth.approve(url)).query)["code"][0]
+    answer = dict(parse_qsl(urlsplit(google.oauth.approve(url)).query))
     with requests.Session() as http:
-        grant = GoogleOAuth().exchange_code(settings, code, http)
+        grant = GoogleOAuth().finish(settings, answer, pending, http)
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None

@@ -8,8 +8,9 @@ subscriptions are stopped and its grant revoked first; what it logged stays.
 
 from __future__ import annotations
 
+import json
 from html import escape
-from typing import cast
+from typing import Any, cast
 
 import requests
 from flask import Blueprint, Flask, current_app, redirect, request
@@ -27,6 +28,7 @@ from server.web import db_session
 
 bp = Blueprint("calendar_oauth", __name__)
 SETTINGS_HOME = "/settings/"
+PENDING_COOKIE = "ma_oauth_flow"
 
 
 def _settings() -> Settings:
@@ -54,12 +56,11 @@ def start(provider: str) -> Response:
     settings = _settings()
     state = request.args.get("state", "")
     try:
-        oauth = providers.get(provider).oauth
         data = connections.read_state(settings, state, provider)
         user = db_session().get(User, data["u"])
         if user is None or user.email_normalized != data.get("e"):
             raise ConnectError("this connect link is not valid")
-        return redirect(oauth.authorization_url(settings, state, user.email))
+        return consent(settings, provider, state, user.email)
     except ProviderError:
         return _page("Calendar not connected", "This calendar provider is not available.", 404)
     except ConnectError as exc:
@@ -79,9 +80,8 @@ def callback(provider: str) -> Response:
         if user is None or user.email_normalized != data.get("e"):
             raise ConnectError("this connect link is not valid")
         http = cast(requests.Session, current_app.extensions["http"])
-        state = request.args.get("state", "")
-        grant = oauth.exchange_code(settings, request.args.get("code", ""), http, state)
         cipher = cast(TokenCipher, current_app.extensions["cipher"])
+        grant = oauth.finish(settings, request.args.to_dict(), _pending(cipher, provider), http)
         connections.check_grant(user, grant)  # before anything of the old one is let go
         current = connections.connection_for(session, user)
         if current is not None and current.provider != provider and current.refresh_token_encrypted:
@@ -95,8 +95,48 @@ def callback(provider: str) -> Response:
     except Invalid as exc:
         return _page("Calendar not connected", exc.message, 400)
     if data.get("b") == connections.BACK_TO_SETTINGS:
-        return redirect(f"{SETTINGS_HOME}?connected={provider}")
-    return _page("Calendar connected", f"Meeting Assistant now syncs the calendar of {user.email}.")
+        done = redirect(f"{SETTINGS_HOME}?connected={provider}")
+    else:
+        done = _page(
+            "Calendar connected", f"Meeting Assistant now syncs the calendar of {user.email}."
+        )
+    done.delete_cookie(PENDING_COOKIE, path=_cookie_path(provider))
+    return done
+
+
+def consent(settings: Settings, provider: str, state: str, login_hint: str) -> Response:
+    """The redirect to the provider's consent page; what the flow keeps for its callback (the
+    PKCE verifier, the nonce) rides along encrypted in a cookie only the callback path
+    receives, for as long as the state is valid. Raises ``ConnectError``/``ProviderError``."""
+    url, pending = providers.get(provider).oauth.begin(settings, state, login_hint)
+    response = redirect(url)
+    if pending:
+        cipher = cast(TokenCipher, current_app.extensions["cipher"])
+        response.set_cookie(
+            PENDING_COOKIE,
+            cipher.encrypt(json.dumps(pending)),
+            max_age=connections.STATE_MAX_AGE,
+            path=_cookie_path(provider),
+            secure=settings.public_base_url.startswith("https://"),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def _cookie_path(provider: str) -> str:
+    return connections.callback_path(provider)
+
+
+def _pending(cipher: TokenCipher, provider: str) -> dict[str, Any]:
+    stored = request.cookies.get(PENDING_COOKIE, "")
+    if not stored:
+        return {}
+    try:
+        pending = json.loads(cipher.decrypt(stored))
+    except ValueError:  # tampered, or encrypted with a key no longer configured
+        return {}
+    return pending if isinstance(pending, dict) else {}
 
 
 def register(app: Flask) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
 
@@ -27,6 +27,9 @@ class Grant:
     scopes: tuple[str, ...]
 
 
+Pending = dict[str, Any]  # what a flow keeps between its consent page and its callback
+
+
 class ConnectError(Exception):
     """The OAuth round trip failed; the message is safe to show the rep."""
 
@@ -34,17 +37,22 @@ class ConnectError(Exception):
 class OAuthFlow(Protocol):
     """The authorization-code flow with offline access to the calendar (C1)."""
 
-    def authorization_url(self, settings: Settings, state: str, login_hint: str) -> str:
-        """The provider's consent page; it comes back to ``/oauth/<name>/callback``.
-        Raises :class:`ConnectError` when the provider is not configured."""
+    def begin(self, settings: Settings, state: str, login_hint: str) -> tuple[str, Pending]:
+        """The provider's consent page (it comes back to ``/oauth/<name>/callback``) and what
+        the callback needs back (PKCE verifier, nonce: kept encrypted in the browser until
+        then; empty when nothing is). Raises :class:`ConnectError` when the provider is not
+        configured."""
         ...
 
-    def exchange_code(
-        self, settings: Settings, code: str, http: requests.Session, state: str = ""
+    def finish(
+        self,
+        settings: Settings,
+        answer: Mapping[str, str],
+        pending: Pending,
+        http: requests.Session,
     ) -> Grant:
-        """Trade the code for tokens; the identity in the answer is verified. ``state`` is the
-        round trip's (a flow may derive its PKCE verifier from it). Raises
-        :class:`ConnectError` with a message for the rep."""
+        """Trade the callback's ``answer`` (its query: code, state, ...) for tokens; the
+        identity is verified. Raises :class:`ConnectError` with a message for the rep."""
         ...
 
     def revoke(self, settings: Settings, http: requests.Session, refresh_token: str) -> None:

@@ -10,7 +10,7 @@ import requests
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
-from server.calendars import connections, providers, push, status
+from server.calendars import connections, oauth_routes, push, status
 from server.calendars.models import DISCONNECTED
 from server.calendars.provider import ProviderError
 from server.calendars.providers import ConnectError
@@ -131,14 +131,12 @@ def home() -> str:
 def connect(provider: str) -> Response:
     settings = _settings()
     label = LABELS.get(provider, provider)
-    try:
-        oauth = providers.get(provider).oauth
-    except ProviderError:
-        abort(503, f"{label} calendars are not available on this server yet.")
     user = auth.user()
     state = connections.sign_state(settings, user, provider, connections.BACK_TO_SETTINGS)
     try:
-        return redirect(oauth.authorization_url(settings, state, user.email))
+        return oauth_routes.consent(settings, provider, state, user.email)
+    except ProviderError:
+        abort(503, f"{label} calendars are not available on this server yet.")
     except ConnectError as exc:
         abort(503, str(exc))
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -73,13 +73,13 @@ def connect_calendar(
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
-        auth_url = GoogleOAuth().authorization_url(
+        auth_url, pending = GoogleOAuth().begin(
             settings, connections.sign_state(settings, user, "google"), user.email
         )
     callback = google.oauth.approve(auth_url)
-    code = parse_qs(urlsplit(callback).query)["code"][0]
+    answer = dict(parse_qsl(urlsplit(callback).query))
     with requests.Session() as http:
-        grant = GoogleOAuth().exchange_code(settings, code, http)
+        grant = GoogleOAuth().finish(settings, answer, pending, http)
     with database.transaction() as session:
         user = session.get(User, user_id)
         assert user is not None
@@ -89,13 +89,13 @@ def connect_calendar(
 
 
 @dataclass
-class Harness:
-    """A rep of account Acme with a connected calendar, and helpers to act and observe."""
+class CalendarHarness:
+    """A rep of account Acme with a connected calendar, and helpers to act and observe;
+    a provider's harness adds its stand-in and how to act on it."""
 
     app: Flask
     settings: Settings
     database: Database
-    google: GoogleStandIn
     tenant: Tenant
     connection_id: int
     page_size: int = 250
@@ -108,8 +108,7 @@ class Harness:
         return jobs
 
     def provider(self, connection: CalendarConnection, token: str) -> CalendarProvider:
-        backoff = Backoff(sleep=self.sleeps.append, rand=lambda: 0.5)
-        return GoogleCalendar(self.settings, token, backoff=backoff, page_size=self.page_size)
+        raise NotImplementedError
 
     def env(self, fault: Callable[[str], None] | None = None) -> SyncEnv:
         return SyncEnv(
@@ -123,26 +122,6 @@ class Harness:
 
     def sync(self, fault: Callable[[str], None] | None = None) -> SyncResult:
         return sync_connection(self.env(fault), self.connection_id)
-
-    # -- acting on the calendar as the rep would ------------------------------------------
-
-    def event(
-        self, start: datetime | None = None, minutes: int = 30, **fields: Any
-    ) -> dict[str, Any]:
-        start = start or SOON
-        body = {
-            "summary": "Call",
-            "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
-            "end": {
-                "dateTime": (start + timedelta(minutes=minutes)).isoformat(),
-                "timeZone": "UTC",
-            },
-        }
-        guests = fields.pop("guests", None)
-        if guests is not None:
-            body["attendees"] = [{"email": g} for g in guests]
-        body.update(fields)
-        return self.google.calendar.add_event(REP, body)
 
     def contact(self, email: str, first: str = "", last: str = "") -> int:
         with self.database.transaction() as session:
@@ -204,13 +183,6 @@ class Harness:
             assert row is not None
             return row
 
-    def list_requests(self) -> list[dict[str, str]]:
-        return [
-            r.query
-            for r in self.google.calendar.requests
-            if r.method == "GET" and r.path.endswith("/events")
-        ]
-
     def drain_queue(self) -> int:
         """Run every queued task in this thread; returns how many ran."""
         ran = 0
@@ -220,6 +192,42 @@ class Harness:
                 return ran
             self.jobs.huey.execute(task)
             ran += 1
+
+
+@dataclass
+class Harness(CalendarHarness):
+    """The harness on the Google stand-in."""
+
+    google: GoogleStandIn = field(kw_only=True)
+
+    def provider(self, connection: CalendarConnection, token: str) -> CalendarProvider:
+        backoff = Backoff(sleep=self.sleeps.append, rand=lambda: 0.5)
+        return GoogleCalendar(self.settings, token, backoff=backoff, page_size=self.page_size)
+
+    def event(
+        self, start: datetime | None = None, minutes: int = 30, **fields: Any
+    ) -> dict[str, Any]:
+        start = start or SOON
+        body = {
+            "summary": "Call",
+            "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+            "end": {
+                "dateTime": (start + timedelta(minutes=minutes)).isoformat(),
+                "timeZone": "UTC",
+            },
+        }
+        guests = fields.pop("guests", None)
+        if guests is not None:
+            body["attendees"] = [{"email": g} for g in guests]
+        body.update(fields)
+        return self.google.calendar.add_event(REP, body)
+
+    def list_requests(self) -> list[dict[str, str]]:
+        return [
+            r.query
+            for r in self.google.calendar.requests
+            if r.method == "GET" and r.path.endswith("/events")
+        ]
 
 
 @pytest.fixture
@@ -232,7 +240,7 @@ def cal(
 ) -> Harness:
     tenant = make_tenant("Acme", "acme.example", REP)
     connection_id = connect_calendar(settings, database, app, google, tenant.user_id)
-    return Harness(app, settings, database, google, tenant, connection_id)
+    return Harness(app, settings, database, tenant, connection_id, google=google)
 
 
 class Gate:

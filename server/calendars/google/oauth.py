@@ -8,13 +8,14 @@ https://developers.google.com/identity/protocols/oauth2/web-server: the code is 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import requests
 from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 
-from server.calendars.providers import ConnectError, Grant
+from server.calendars.providers import ConnectError, Grant, Pending
 from server.config import Settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def redirect_uri(settings: Settings) -> str:
 
 
 class GoogleOAuth:
-    def authorization_url(self, settings: Settings, state: str, login_hint: str) -> str:
+    def begin(self, settings: Settings, state: str, login_hint: str) -> tuple[str, Pending]:
         if not settings.google_client_id:
             raise ConnectError("Google sign-in is not configured on this server (GOOGLE_CLIENT_ID)")
         query = {
@@ -44,12 +45,17 @@ class GoogleOAuth:
             "login_hint": login_hint,
             "state": state,
         }
-        return f"{settings.google_auth_uri}?{urlencode(query)}"
+        return f"{settings.google_auth_uri}?{urlencode(query)}", {}
 
-    def exchange_code(
-        self, settings: Settings, code: str, http: requests.Session, state: str = ""
+    def finish(
+        self,
+        settings: Settings,
+        answer: Mapping[str, str],
+        pending: Pending,
+        http: requests.Session,
     ) -> Grant:
         """Trade the authorization code for tokens; only the refresh token is kept."""
+        code = answer.get("code", "")
         try:
             response = http.post(
                 settings.google_token_uri,

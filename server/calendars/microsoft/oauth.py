@@ -2,10 +2,11 @@
 
 https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow: the rep
 consents at the authority (``MICROSOFT_AUTHORITY``) to ``Calendars.ReadWrite User.Read email``
-(msal adds ``openid profile offline_access``). The PKCE verifier is derived from the signed,
-short-lived ``state`` with the server's secret, so the round trip needs no server-side
-storage and a code is useless without the state it was issued with. Whose calendar it is
-comes from Graph itself (``GET /me`` with the new access token): the mailbox the token opens.
+(msal adds ``openid profile offline_access``). msal runs the flow: it makes the PKCE pair
+and the nonce, checks the answer's ``state`` (ours: signed, short-lived, bound to the rep)
+and the ID token's nonce; the pending flow waits in the browser, encrypted (see
+``oauth_routes``). Whose calendar it is comes from Graph itself (``GET /me`` with the new
+access token): the mailbox the token opens.
 
 Microsoft has no endpoint through which an app revokes one refresh token; disconnecting drops
 it here (C5) and the rep can remove the app's consent at myapps.microsoft.com.
@@ -13,16 +14,15 @@ it here (C5) and the rep can remove the app's consent at myapps.microsoft.com.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import msal
 import requests
 
-from server.calendars.providers import ConnectError, Grant
+from server.calendars.providers import ConnectError, Grant, Pending
 from server.config import Settings
 
 log = logging.getLogger(__name__)
@@ -61,45 +61,42 @@ def redirect_uri(settings: Settings) -> str:
     return f"{settings.public_base_url}/oauth/{NAME}/callback"
 
 
-def code_verifier(settings: Settings, state: str) -> str:
-    """RFC 7636 verifier (43 characters of base64url) bound to this round trip's state."""
-    digest = hmac.new(settings.secret_key.encode(), f"pkce|{state}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-
-
-def code_challenge(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 class MicrosoftOAuth:
-    def authorization_url(self, settings: Settings, state: str, login_hint: str) -> str:
-        with requests.Session() as http:
-            app = application(settings, http)
-            return str(
-                app.get_authorization_request_url(
-                    SCOPES,
-                    state=state,
-                    redirect_uri=redirect_uri(settings),
-                    login_hint=login_hint,
-                    prompt="select_account",
-                    code_challenge=code_challenge(code_verifier(settings, state)),
-                    code_challenge_method="S256",
-                )
-            )
-
-    def exchange_code(
-        self, settings: Settings, code: str, http: requests.Session, state: str = ""
-    ) -> Grant:
-        app = application(settings, http)
-        try:
-            result = app.acquire_token_by_authorization_code(
-                code,
+    def begin(self, settings: Settings, state: str, login_hint: str) -> tuple[str, Pending]:
+        """msal's auth-code flow with our signed ``state``; msal makes the PKCE pair and the
+        nonce, and the rest of its flow is what the callback needs back."""
+        with requests.Session() as http, warnings.catch_warnings():
+            # The answer comes back in the query: the callback is a plain top-level GET that
+            # carries the cookie holding this flow (a cross-site form_post would not).
+            warnings.filterwarnings("ignore", "response_mode='form_post'", UserWarning)
+            flow = application(settings, http).initiate_auth_code_flow(
                 SCOPES,
                 redirect_uri=redirect_uri(settings),
-                data={"code_verifier": code_verifier(settings, state)},
+                state=state,
+                login_hint=login_hint,
+                prompt="select_account",
+                response_mode="query",
             )
-        except (ValueError, RuntimeError, requests.RequestException) as exc:
+        url = str(flow.pop("auth_uri"))
+        return url, dict(flow)
+
+    def finish(
+        self,
+        settings: Settings,
+        answer: Mapping[str, str],
+        pending: Pending,
+        http: requests.Session,
+    ) -> Grant:
+        if not pending:
+            raise ConnectError("this connect link is not valid any more; open it again")
+        app = application(settings, http)
+        try:
+            result = app.acquire_token_by_auth_code_flow(dict(pending), dict(answer))
+        except ValueError as exc:  # the answer's state is not this flow's
+            raise ConnectError("this connect link is not valid any more; open it again") from exc
+        except RuntimeError as exc:  # msal's nonce check on the ID token
+            raise ConnectError("Microsoft's answer could not be verified") from exc
+        except requests.RequestException as exc:
             raise ConnectError("Microsoft could not be reached; try again") from exc
         if "error" in result:
             log.warning("microsoft token exchange refused: %s", result.get("error"))

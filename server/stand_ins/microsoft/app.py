@@ -17,6 +17,8 @@ from types import TracebackType
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from .graph import GraphState
+from .graph_routes import graph_blueprint
 from .identity import TENANT_ID, AuthorizeError, IdentityError, IdentityState
 from .tls import TestCA
 
@@ -167,10 +169,12 @@ class MicrosoftStandIn:
         self, *, now: Callable[[], datetime] | None = None, folder: Path | None = None
     ) -> None:
         self.identity = IdentityState(now=now or (lambda: datetime.now(UTC)))
+        self.graph = GraphState(now=lambda: self.identity.now())
         self.ca = TestCA(folder)
         self.http_origin = "http://127.0.0.1"
         app = Flask("microsoft_stand_in")
         app.register_blueprint(identity_blueprint(self.identity, lambda: self.http_origin))
+        app.register_blueprint(graph_blueprint(self.graph, self.identity))
         self.wsgi_app = app
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
@@ -202,6 +206,7 @@ class MicrosoftStandIn:
         )
         plain = make_server(host, 0, self.wsgi_app, threaded=True, request_handler=_Quiet)
         self.identity.origin = f"https://{host}:{secure.server_port}"
+        self.graph.origin = self.identity.origin
         self.http_origin = f"http://{host}:{plain.server_port}"
         for server in (secure, plain):
             thread = threading.Thread(
