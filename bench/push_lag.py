@@ -1,11 +1,13 @@
-"""Lag from a change in Google Calendar to the contact's timeline, through push.
+"""Lag from a change in the rep's calendar to the contact's timeline, through push.
 
-    python -m bench.push_lag [--trials 20] [--queue-url redis://127.0.0.1:6379/13]
+    python -m bench.push_lag [--provider google|microsoft] [--trials 20]
+                             [--queue-url redis://127.0.0.1:6379/13]
 
-The app is served over HTTP on 127.0.0.1; the Google stand-in delivers push notifications
-to its webhook from its own thread, as Google would; a real ``meeting-assistant worker``
-subprocess runs the sync. Each trial adds an event with a contact as guest and waits for
-the meeting on the contact's timeline. Prints one JSON object with the lags in seconds.
+The app is served over HTTP on 127.0.0.1; the stand-in (Google, or Microsoft Graph) delivers
+push notifications to its webhook from its own thread, as the provider would; a real
+``meeting-assistant worker`` subprocess runs the sync. Each trial adds an event with a
+contact as guest and waits for the meeting on the contact's timeline. Prints one JSON object
+with the lags in seconds.
 """
 
 from __future__ import annotations
@@ -51,11 +53,38 @@ def worker_env(world: Any) -> dict[str, str]:
         "GOOGLE_CALENDAR_API_URL": s.google_calendar_api_url,
         "GOOGLE_CLIENT_ID": s.google_client_id,
         "GOOGLE_CLIENT_SECRET": s.google_client_secret,
+        "MICROSOFT_CLIENT_ID": s.microsoft_client_id,
+        "MICROSOFT_CLIENT_SECRET": s.microsoft_client_secret,
+        "MICROSOFT_AUTHORITY": s.microsoft_authority,
+        "MICROSOFT_GRAPH_URL": s.microsoft_graph_url,
+        "REQUESTS_CA_BUNDLE": os.environ.get("REQUESTS_CA_BUNDLE", ""),
     }
+
+
+def add_event(world: Any, trial: int, when: datetime) -> dict[str, Any]:
+    end = when + timedelta(minutes=30)
+    if world.microsoft is not None:
+        made: dict[str, Any] = world.microsoft.graph.add_event(
+            REP,
+            subject=f"Trial {trial}",
+            start={"dateTime": when.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+            end={"dateTime": end.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+            attendees=[{"type": "required", "emailAddress": {"address": "jane@client.example"}}],
+        )
+        return made
+    body = {
+        "summary": f"Trial {trial}",
+        "start": {"dateTime": when.isoformat()},
+        "end": {"dateTime": end.isoformat()},
+        "attendees": [{"email": "jane@client.example"}],
+    }
+    created: dict[str, Any] = world.google.calendar.add_event(REP, body)
+    return created
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--provider", choices=["google", "microsoft"], default="google")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--queue-url", default=None)
@@ -66,7 +95,7 @@ def main() -> None:
         "127.0.0.1", 0, lambda env, start: holder["app"](env, start), threaded=True
     )
     url = f"http://127.0.0.1:{server.server_port}"
-    world = build(args.database_url, args.queue_url, public_base_url=url)
+    world = build(args.database_url, args.queue_url, public_base_url=url, provider=args.provider)
     holder["app"] = world.app
     threading.Thread(target=server.serve_forever, daemon=True).start()
     huey = world.app.extensions["jobs"].huey
@@ -77,6 +106,8 @@ def main() -> None:
     with world.database.transaction() as session:
         services.create_contact(session, world.account_id, "jane@client.example")
     world.google.calendar.push_mode = "thread"
+    if world.microsoft is not None:
+        world.microsoft.graph.push_mode = "immediate"
     worker = subprocess.Popen(
         [str(WORKER), "worker", "--workers", "2"],
         env=worker_env(world),
@@ -90,15 +121,7 @@ def main() -> None:
         for trial in range(args.trials):
             when = start + timedelta(hours=trial)
             began = time.perf_counter()
-            event = world.google.calendar.add_event(
-                REP,
-                {
-                    "summary": f"Trial {trial}",
-                    "start": {"dateTime": when.isoformat()},
-                    "end": {"dateTime": (when + timedelta(minutes=30)).isoformat()},
-                    "attendees": [{"email": "jane@client.example"}],
-                },
-            )
+            event = add_event(world, trial, when)
             while time.perf_counter() - began < 60:
                 with world.database.transaction() as session:
                     found = session.scalar(
@@ -114,10 +137,13 @@ def main() -> None:
         worker.wait(30)
         server.shutdown()
         world.google.stop()
+        if world.microsoft is not None:
+            world.microsoft.stop()
     ordered = sorted(lags)
     print(
         json.dumps(
             {
+                "provider": args.provider,
                 "queue": world.settings.queue_url.split(":")[0],
                 "database": world.database.dialect,
                 "trials": len(lags),

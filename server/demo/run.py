@@ -71,6 +71,10 @@ def run(options: DemoOptions, echo: Callable[[str], None]) -> None:
         echo(f"  local Google stand-in {stack.stand_in.base_url}")
         if stack.microsoft is not None:
             echo(f"  local Microsoft sign-in stand-in {stack.microsoft.authority}")
+            echo(
+                f"Outlook (stand-in): open {stack.microsoft.outlook_url}"
+                f" to add meetings to a mailbox, e.g. {MANAGER.email} once connected"
+            )
         echo(f"  data in {settings.instance_path}")
         echo("Press Ctrl-C to stop.")
         while not stop.wait(0.2):

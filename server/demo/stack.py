@@ -204,6 +204,8 @@ class DemoStack:
         self.microsoft.identity.default_user = people.REP.email
         callbacks = [public + path for path in MICROSOFT_CALLBACKS]
         self.microsoft.identity.register_app(MICROSOFT_CLIENT_ID, secret, callbacks)
+        # Outlook: the manager's mailbox, its changes pushed to our webhook as Graph would.
+        self.microsoft.graph.push_mode = "immediate"
         os.environ["REQUESTS_CA_BUNDLE"] = self.microsoft.ca_bundle_path
         return {
             **self.microsoft.settings(),

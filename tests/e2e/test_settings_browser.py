@@ -1,7 +1,8 @@
 """The settings web app as a person uses it, from the README's first command: open the printed
 settings URL in headless Chromium, sign in through the Google stand-in, connect the calendar,
 see the sync log, create and revoke an API token as the account's admin, sign in with Microsoft
-as a rep who is not an admin and be refused an admin page. Screenshots of each step land in
+as a rep who is not an admin and be refused an admin page, then connect that rep's Outlook
+calendar, add a meeting in (stand-in) Outlook and watch it logged. Screenshots of each step land in
 ``test-artifacts/test_admin_signs_in_connects_and_manages_tokens/``.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from server.demo.people import MANAGER, REP
+from server.demo.people import ALICE, MANAGER, REP
 
 from .conftest import Shots, run_demo
 
@@ -36,6 +37,11 @@ def _sign_in(page: Any, provider: str, email: str) -> None:
     accept.wait_for()
     page.get_by_label("Signed in as").fill(email)
     accept.click()
+
+
+def _log_text(page: Any) -> str:
+    log = page.locator("table#sync-log")
+    return str(log.inner_text()) if log.count() else ""
 
 
 def test_admin_signs_in_connects_and_manages_tokens(
@@ -106,6 +112,28 @@ def test_admin_signs_in_connects_and_manages_tokens(
         assert response.status == 403
         page.get_by_role("heading", name="Not allowed").wait_for()
         shots.take(page, "admin page refused")
+
+        # 7. That rep connects their Outlook calendar, adds a meeting with a contact in
+        # Outlook (the stand-in's page), and watches the push-driven sync log it (R1).
+        page.goto(demo["settings"])
+        page.get_by_role("link", name="Connect Outlook calendar").click()
+        page.get_by_role("button", name="Accept").click()
+        page.get_by_text("Your Outlook calendar is connected").wait_for()
+        assert page.locator("#account-email").inner_text() == MANAGER.email
+        shots.take(page, "outlook connected")
+        page.goto(f"{demo['outlook']}?mailbox={MANAGER.email}")
+        page.get_by_label("Subject").fill("Northwind renewal")
+        page.get_by_label("Guests (comma-separated)").fill(ALICE.email)
+        page.get_by_role("button", name="Send").click()
+        page.get_by_role("cell", name="Northwind renewal").wait_for()
+        shots.take(page, "meeting added in outlook")
+        page.goto(demo["settings"])
+        deadline = time.monotonic() + 30
+        while "R1" not in _log_text(page) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            page.reload()
+        assert "R1" in _log_text(page), "the Outlook meeting was not logged within 30 s"
+        shots.take(page, "outlook sync log", full_page=True)
         assert not errors, errors
     finally:
         context.close()

@@ -20,6 +20,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from .graph import GraphState
 from .graph_routes import graph_blueprint
 from .identity import TENANT_ID, AuthorizeError, IdentityError, IdentityState
+from .outlook_page import outlook_blueprint
 from .tls import TestCA
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,8 @@ def identity_blueprint(state: IdentityState, browser_origin: Callable[[], str]) 
 
 class MicrosoftStandIn:
     """``start()`` serves it; ``settings()`` points the product at it; the product trusts it
-    through ``REQUESTS_CA_BUNDLE=stand_in.ca_bundle_path``. ``identity`` holds the state."""
+    through ``REQUESTS_CA_BUNDLE=stand_in.ca_bundle_path``. ``identity`` holds the sign-in
+    state, ``graph`` the mailboxes' calendars and subscriptions."""
 
     def __init__(
         self, *, now: Callable[[], datetime] | None = None, folder: Path | None = None
@@ -175,12 +177,18 @@ class MicrosoftStandIn:
         app = Flask("microsoft_stand_in")
         app.register_blueprint(identity_blueprint(self.identity, lambda: self.http_origin))
         app.register_blueprint(graph_blueprint(self.graph, self.identity))
+        app.register_blueprint(outlook_blueprint(self.graph, lambda: self.identity.default_user))
         self.wsgi_app = app
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
     @property
     def ca_bundle_path(self) -> str:
         return str(self.ca.bundle_path)
+
+    @property
+    def outlook_url(self) -> str:
+        """The browser page where a person adds meetings to a mailbox (the demo's Outlook)."""
+        return f"{self.http_origin}/outlook/"
 
     @property
     def authority(self) -> str:
