@@ -13,6 +13,7 @@ from server.crm import activities_api, api
 from server.crypto import TokenCipher
 from server.db import Database
 from server.jobs import Jobs
+from server.salesforce import feature as salesforce
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     activities_api.register(app)
     addon_routes.register(app)
     calendars.install(app, database, jobs)
+    salesforce.install(app, jobs)
     webapp.install(app, settings)
     if settings.preview_enabled and not settings.is_production:
         preview.register(app)  # the demo's local stand-in for the sidebar host

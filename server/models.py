@@ -5,6 +5,7 @@ from server.calendars import tables as calendar_sync_tables
 from server.crm import emails as crm_emails
 from server.crm import models as crm_models
 from server.db import Base
+from server.salesforce import models as salesforce_models
 
 metadata = Base.metadata
 
@@ -14,4 +15,5 @@ __all__ = [
     "crm_emails",
     "crm_models",
     "metadata",
+    "salesforce_models",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from server.crm.schemas import Error
 
@@ -54,7 +55,7 @@ def build(app: Flask) -> dict[str, Any]:
                 },
             }
             params = [
-                {"in": "path", "name": arg, "required": True, "schema": {"type": "integer"}}
+                {"in": "path", "name": arg, "required": True, "schema": _path_type(rule, arg)}
                 for arg in sorted(rule.arguments)
             ]
             if meta["query"] is not None:
@@ -73,6 +74,11 @@ def build(app: Flask) -> dict[str, Any]:
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _path_type(rule: Any, arg: str) -> dict[str, str]:
+    converter = rule._converters.get(arg)
+    return {"type": "integer" if isinstance(converter, IntegerConverter) else "string"}
 
 
 def _link(paths: dict[str, dict[str, Any]]) -> None:

@@ -131,8 +131,9 @@ def contact_timeline(contact_id: int) -> tuple[Response, int]:
     args = query_args(schemas.ListQuery())
     cursor = _timeline_cursor(decode_cursor(args["cursor"]))
     rows, nxt = timeline.timeline(session, contact, cursor, args["limit"])
+    extra = timeline.extra_fields(session, contact.account_id, [r.id for r in rows])
     body = {
-        "results": [serialize.timeline_item(r) for r in rows],
+        "results": [serialize.timeline_item(r) | extra.get(r.id, {}) for r in rows],
         "next_cursor": _encode_time_cursor(nxt),
     }
     return _json(schemas.Timeline(), body)

@@ -203,6 +203,8 @@ class TimelineItem(Schema):
     author_email = fields.String(allow_none=True)
     meeting = fields.Nested(MeetingOut, allow_none=True)
     associations = fields.List(fields.Nested(AssociationSchema))
+    properties = fields.Dict(allow_none=True)
+    salesforce_id = fields.String(allow_none=True)  # where the Salesforce sync has a link
 
 
 class Timeline(Schema):

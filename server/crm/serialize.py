@@ -86,4 +86,5 @@ def timeline_item(row: Engagement) -> dict[str, Any]:
         item["associations"] = [
             {"type": a.object_type, "id": a.object_id} for a in row.associations
         ]
+        item["properties"] = row.properties or {}
     return item

@@ -3,6 +3,7 @@ time by keyset on ``(occurred_at, id)``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,27 @@ def notes(
         .options(joinedload(Note.owner))
     )
     return _newest_first(session, query, Note, cursor, limit)
+
+
+# Features add fields to timeline items without the CRM knowing them (the Salesforce sync
+# adds ``salesforce_id``): each annotator answers {engagement id: {field: value}} for a page.
+Annotator = Callable[[Session, int, Sequence[int]], dict[int, dict[str, Any]]]
+_annotators: list[Annotator] = []
+
+
+def annotate_with(annotator: Annotator) -> None:
+    if annotator not in _annotators:
+        _annotators.append(annotator)
+
+
+def extra_fields(
+    session: Session, account_id: int, ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    merged: dict[int, dict[str, Any]] = {}
+    for annotator in _annotators:
+        for engagement_id, fields in annotator(session, account_id, ids).items():
+            merged.setdefault(engagement_id, {}).update(fields)
+    return merged
 
 
 def timeline(

@@ -75,6 +75,11 @@ def run(options: DemoOptions, echo: Callable[[str], None]) -> None:
                 f"Outlook (stand-in): open {stack.microsoft.outlook_url}"
                 f" to add meetings to a mailbox, e.g. {MANAGER.email} once connected"
             )
+        if stack.salesforce is not None:
+            echo(
+                f"Salesforce (stand-in): open {stack.salesforce.activities_url} to log a call;"
+                " connect the org on the settings' Salesforce page (as the admin)"
+            )
         echo(f"  data in {settings.instance_path}")
         echo("Press Ctrl-C to stop.")
         while not stop.wait(0.2):

@@ -34,8 +34,10 @@ from server.jobs import Jobs
 from server.preview import install as install_preview
 from server.stand_ins.google import GoogleStandIn
 from server.stand_ins.microsoft import MicrosoftStandIn
+from server.stand_ins.salesforce import SalesforceStandIn
 
 from . import calendar, people, seed
+from . import salesforce as demo_salesforce
 from .host import StandInHost, fill_inbox
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ def demo_environment(
     public_base_url: str,
     google: dict[str, str],
     client_secret: str,
-    microsoft: dict[str, str] | None = None,
+    others: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment the product runs with: only settings, nothing read from the shell's
     environment (a stray ``DATABASE_URL`` must not point the demo at a real database)."""
@@ -84,7 +86,7 @@ def demo_environment(
         "GOOGLE_CLIENT_ID": CALENDAR_CLIENT_ID,
         "GOOGLE_CLIENT_SECRET": client_secret,
         **google,
-        **(microsoft or {}),
+        **(others or {}),  # Microsoft's and Salesforce's stand-ins
     }
 
 
@@ -113,6 +115,7 @@ class DemoStack:
     options: DemoOptions
     stand_in: GoogleStandIn = field(default_factory=GoogleStandIn)
     microsoft: MicrosoftStandIn | None = None
+    salesforce: SalesforceStandIn | None = None
     settings: Settings | None = None
     app: Flask | None = None
     preview_url: str = ""
@@ -169,7 +172,11 @@ class DemoStack:
         self.stand_in.start("127.0.0.1")
         secret = secrets.token_urlsafe(24)
         microsoft = self._start_microsoft(public, secret)
-        env = demo_environment(options, public, self.stand_in.settings(), secret, microsoft)
+        assert self.microsoft is not None
+        self.salesforce, salesforce_env = demo_salesforce.start(public, self.microsoft.ca)
+        env = demo_environment(
+            options, public, self.stand_in.settings(), secret, {**microsoft, **salesforce_env}
+        )
         settings = Settings.from_env(env, instance_path=options.instance_path)
         self.settings = settings
         database = Database(settings.database_url)
@@ -275,9 +282,10 @@ class DemoStack:
         if thread is not None:
             thread.join(timeout=10)
         self.stand_in.stop()
-        microsoft, self.microsoft = self.microsoft, None
-        if microsoft is not None:
-            microsoft.stop()
+        for stand_in in (self.microsoft, self.salesforce):
+            if stand_in is not None:
+                stand_in.stop()
+        self.microsoft = self.salesforce = None
         app, self.app = self.app, None
         if app is not None:
             cast(Database, app.extensions["database"]).dispose()

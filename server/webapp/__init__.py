@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from server.config import Settings
 from server.web import error_pages
 
-from . import admin, auth, signin, views
+from . import admin, auth, salesforce, signin, views
 
 # No inline script or style anywhere; nothing may frame the pages; forms post only here.
 CONTENT_SECURITY_POLICY = (
@@ -48,6 +48,7 @@ def install(app: Flask, settings: Settings) -> None:
     app.register_blueprint(views.signin)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(salesforce.bp)
     app.register_blueprint(static)
     app.after_request(_headers)
     app.add_template_global(auth.current_user, "current_settings_user")

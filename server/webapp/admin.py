@@ -162,22 +162,6 @@ def revoke_token(token_id: int) -> Response:
     return auth.back(TOKENS)
 
 
-# --- Salesforce ----------------------------------------------------------------------------
-
-
-@bp.get("/salesforce")
-@auth.admin_required
-def salesforce() -> str:
-    return render_template("settings/salesforce.html")
-
-
-@bp.get("/salesforce/connect")
-@auth.admin_required
-def salesforce_connect() -> tuple[str, int]:
-    message = "Connecting Salesforce is not available on this server yet."
-    return render_template("settings/error.html", status=503, message=message), 503
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 

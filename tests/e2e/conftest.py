@@ -70,9 +70,9 @@ def shots(request: pytest.FixtureRequest) -> Shots:
 @contextmanager
 def run_demo(tmp_path: Path, *args: str, stop: int = signal.SIGTERM) -> Iterator[dict[str, str]]:
     """``meeting-assistant demo`` on a free port with a fresh instance folder, as the README
-    says; yields the URLs it prints (``preview``, ``settings``, ``outlook``) and stops it with
-    ``stop`` (SIGTERM, or SIGINT as Ctrl-C), which must end it cleanly; what it printed while
-    stopping is then under ``"stopping"``."""
+    says; yields the URLs it prints (``preview``, ``settings``, ``outlook``, ``salesforce``) and
+    stops it with ``stop`` (SIGTERM, or SIGINT as Ctrl-C), which must end it cleanly; what it
+    printed while stopping is then under ``"stopping"``."""
     script = Path(sys.executable).with_name("meeting-assistant")
     command = (
         [str(script)]
@@ -101,6 +101,7 @@ def run_demo(tmp_path: Path, *args: str, stop: int = signal.SIGTERM) -> Iterator
                 ("preview", "/preview/"),
                 ("settings", "/settings/"),
                 ("outlook", "/outlook/"),
+                ("salesforce", "/activities/"),
             ):
                 found = re.search(rf"open (http://127\.0\.0\.1:\d+{pattern})", line)
                 if found:

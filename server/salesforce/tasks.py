@@ -1,0 +1,115 @@
+"""The Salesforce jobs: a periodic pull of every connected org (every few minutes on the
+worker; ``sync run`` pulls every org now) and the retry of failed records (H9)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+
+from server.crypto import TokenCipher
+from server.jobs import JobContext, JobResult, Jobs, Periodic
+from server.salesforce import org as orgs
+from server.salesforce import soql
+from server.salesforce.apply import Applier
+from server.salesforce.client import Paused, RecordError
+from server.salesforce.models import ACTIVE, SalesforceLogEntry, SalesforceOrg
+from server.salesforce.oauth import OAuthError
+from server.salesforce.pull import PullEnv, fields_of, pull
+
+log = logging.getLogger(__name__)
+
+PULL = "salesforce_pull"
+RETRY_TASK = "salesforce.retry"
+PULL_EVERY_MINUTES = 5
+
+
+def env_for(context: JobContext) -> PullEnv:
+    return PullEnv(
+        context.settings,
+        context.database,
+        TokenCipher(context.settings.token_encryption_keys),
+        context.jobs.huey,
+    )
+
+
+def pull_all(env: PullEnv) -> list[dict[str, Any]]:
+    with env.database.transaction() as session:
+        accounts = list(
+            session.scalars(
+                select(SalesforceOrg.account_id)
+                .where(SalesforceOrg.status == ACTIVE)
+                .order_by(SalesforceOrg.account_id)
+            )
+        )
+    return [pull(env, account_id).as_dict() for account_id in accounts]
+
+
+def periodic(context: JobContext) -> JobResult:
+    reports = pull_all(env_for(context))
+    return {"orgs": len(reports), "pulls": reports}
+
+
+def retry(env: PullEnv, account_id: int) -> int:
+    """Fetch the queued failed records again and apply them; each entry is marked retried
+    (a record that fails again gets a new failed entry)."""
+    with env.database.transaction() as session:
+        org = orgs.org_of(session, account_id)
+        queued = list(
+            session.execute(
+                select(
+                    SalesforceLogEntry.id,
+                    SalesforceLogEntry.salesforce_type,
+                    SalesforceLogEntry.salesforce_id,
+                ).where(
+                    SalesforceLogEntry.account_id == account_id,
+                    SalesforceLogEntry.status == "queued",
+                )
+            )
+        )
+        if org is None or not org.active or not queued:
+            return 0
+        session.expunge(org)
+    api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
+    done = 0
+    try:
+        for sobject in sorted({t for _, t, _ in queued if t in ("Task", "Event")}):
+            ids = sorted({str(i) for _, t, i in queued if t == sobject and i})
+            literals = [soql.record_id(i) for i in ids]
+            query = soql.select(fields_of(org, sobject), sobject, [soql.in_list("Id", literals)])
+            for page in api.query_pages(query, include_deleted=True):
+                with env.database.transaction() as session:
+                    row = orgs.org_of(session, account_id)
+                    assert row is not None
+                    applier = Applier(session, row, env.now())
+                    for record in page:
+                        applier.apply(sobject, record)
+                        done += 1
+                    applier.flush_log()
+                    orgs.record_usage(row, api, env.now())
+    except (Paused, RecordError, OAuthError) as exc:
+        log.warning("salesforce retry stopped: %s", exc)
+    finally:
+        with env.database.transaction() as session:
+            session.execute(
+                update(SalesforceLogEntry)
+                .where(SalesforceLogEntry.id.in_([q[0] for q in queued]))
+                .values(status="retried")
+                .execution_options(synchronize_session=False)
+            )
+            row = orgs.org_of(session, account_id)
+            if row is not None:
+                orgs.record_usage(row, api, env.now())
+        api.close()
+    return done
+
+
+def register(jobs: Jobs) -> None:
+    def retry_task(context: JobContext, account_id: int) -> int:
+        return retry(env_for(context), account_id)
+
+    jobs.task(RETRY_TASK)(retry_task)
+    jobs.register_periodic(
+        Periodic(PULL, periodic, every_minutes=PULL_EVERY_MINUTES, run_now=periodic)
+    )
