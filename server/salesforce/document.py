@@ -12,26 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from server.crm.activities import ACTIVITY_TYPES
 from server.errors import Invalid
 from server.salesforce import soql
 
 INBOUND = ("task", "email", "call", "meeting")
-OUTBOUND = (
-    "meeting",
-    "call",
-    "note",
-    "task",
-    "sales_email_sent",
-    "sales_email_opened",
-    "sales_email_clicked",
-    "sales_email_replied",
-    "marketing_email_sent",
-    "marketing_email_opened",
-    "marketing_email_clicked",
-    "form_submission",
-    "sales_content_view",
-    "integration_event",
-)
+# Pushed kinds (H1): meetings, notes and every activity type but a plain email.
+OUTBOUND = ("meeting", "note", *(t for t in ACTIVITY_TYPES if t != "email"))
 ON_DELETE = ("delete", "keep")
 DEFAULT_BUDGET = 5000
 MAX_BUDGET = 10_000_000

@@ -243,6 +243,23 @@ def cal(
     return Harness(app, settings, database, tenant, connection_id, google=google)
 
 
+class Crash(Exception):
+    pass
+
+
+class CrashAt:
+    """Raise at the ``nth`` time the engine passes ``point``."""
+
+    def __init__(self, point: str, nth: int = 1) -> None:
+        self.point, self.nth, self.seen = point, nth, 0
+
+    def __call__(self, point: str) -> None:
+        if point == self.point:
+            self.seen += 1
+            if self.seen == self.nth:
+                raise Crash(point)
+
+
 class Gate:
     """Blocks a thread at a fault point until released (for the lock race)."""
 

@@ -14,26 +14,9 @@ from server.calendars.models import CalendarConnection
 from server.calendars.sync import sync_connection
 from server.calendars.tables import CalendarEventLink, CalendarSyncState
 from server.db import utcnow
-from tests.calendars.conftest import REP, SOON, Gate, Harness
+from tests.calendars.conftest import REP, SOON, Crash, CrashAt, Gate, Harness
 
 JANE = "jane@client.example"
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAt:
-    """Raise at the ``nth`` time the engine passes ``point``."""
-
-    def __init__(self, point: str, nth: int = 1) -> None:
-        self.point, self.nth, self.seen = point, nth, 0
-
-    def __call__(self, point: str) -> None:
-        if point == self.point:
-            self.seen += 1
-            if self.seen == self.nth:
-                raise Crash(point)
 
 
 def five_events(cal: Harness) -> list[str]:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import html
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from server.stand_ins.serving import DualServed
 
 from .graph import GraphState
 from .graph_routes import graph_blueprint
@@ -35,13 +34,6 @@ button{{font-size:1rem;padding:.4rem 1.2rem;margin-right:.6rem}}</style></head>
 def _page(title: str, body: str, status: int = 200) -> Response:
     text = _PAGE.format(title=html.escape(title), body=body)
     return Response(text, status=status, mimetype="text/html")
-
-
-class _Quiet(WSGIRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s %s", self.command, self.path, code)
 
 
 def identity_blueprint(state: IdentityState, browser_origin: Callable[[], str]) -> Blueprint:
@@ -162,7 +154,7 @@ def identity_blueprint(state: IdentityState, browser_origin: Callable[[], str]) 
     return bp
 
 
-class MicrosoftStandIn:
+class MicrosoftStandIn(DualServed):
     """``start()`` serves it; ``settings()`` points the product at it; the product trusts it
     through ``REQUESTS_CA_BUNDLE=stand_in.ca_bundle_path``. ``identity`` holds the sign-in
     state, ``graph`` the mailboxes' calendars and subscriptions."""
@@ -170,16 +162,15 @@ class MicrosoftStandIn:
     def __init__(
         self, *, now: Callable[[], datetime] | None = None, folder: Path | None = None
     ) -> None:
+        super().__init__()
         self.identity = IdentityState(now=now or (lambda: datetime.now(UTC)))
         self.graph = GraphState(now=lambda: self.identity.now())
         self.ca = TestCA(folder)
-        self.http_origin = "http://127.0.0.1"
         app = Flask("microsoft_stand_in")
         app.register_blueprint(identity_blueprint(self.identity, lambda: self.http_origin))
         app.register_blueprint(graph_blueprint(self.graph, self.identity))
         app.register_blueprint(outlook_blueprint(self.graph, lambda: self.identity.default_user))
         self.wsgi_app = app
-        self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
     @property
     def ca_bundle_path(self) -> str:
@@ -200,48 +191,11 @@ class MicrosoftStandIn:
             "MICROSOFT_GRAPH_URL": f"{self.identity.origin}/v1.0",
         }
 
-    def start(self, host: str = "127.0.0.1") -> str:
-        """Serve https and http in daemon threads; returns the authority."""
-        if self._servers:
-            return self.authority
-        secure = make_server(
-            host,
-            0,
-            self.wsgi_app,
-            threaded=True,
-            request_handler=_Quiet,
-            ssl_context=self.ca.issue().context(),
-        )
-        plain = make_server(host, 0, self.wsgi_app, threaded=True, request_handler=_Quiet)
-        self.identity.origin = f"https://{host}:{secure.server_port}"
-        self.graph.origin = self.identity.origin
-        self.http_origin = f"http://{host}:{plain.server_port}"
-        for server in (secure, plain):
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.1},
-                name="microsoft-stand-in",
-                daemon=True,
-            )
-            thread.start()
-            self._servers.append((server, thread))
+    name = "microsoft-stand-in"
+
+    def served(self, https_origin: str, http_origin: str) -> None:
+        super().served(https_origin, http_origin)
+        self.identity.origin = self.graph.origin = https_origin
+
+    def origin(self) -> str:
         return self.authority
-
-    def stop(self) -> None:
-        servers, self._servers = self._servers, []
-        for server, thread in servers:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-
-    def __enter__(self) -> MicrosoftStandIn:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import html
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from server.stand_ins.microsoft.tls import TestCA
+from server.stand_ins.serving import DualServed
 
 from .oauth import AuthorizeError, OAuthError
 from .org import OrgRequest, OrgState
@@ -47,13 +45,6 @@ def _page(title: str, body: str, status: int = 200) -> Response:
 
 def _redirect(url: str) -> Response:
     return Response(status=302, headers={"Location": url})
-
-
-class _Quiet(WSGIRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s %s", self.command, self.path, code)
 
 
 def oauth_blueprint(org: OrgState, browser_origin: Callable[[], str]) -> Blueprint:
@@ -189,7 +180,7 @@ def oauth_blueprint(org: OrgState, browser_origin: Callable[[], str]) -> Bluepri
     return bp
 
 
-class SalesforceStandIn:
+class SalesforceStandIn(DualServed):
     """``start()`` serves it; ``settings()`` points the product at it; the product trusts it
     through ``REQUESTS_CA_BUNDLE=stand_in.ca_bundle_path``. ``org`` holds the state and the
     test hooks."""
@@ -202,9 +193,9 @@ class SalesforceStandIn:
         ca: TestCA | None = None,
     ) -> None:
         """``ca``: sign with another stand-in's CA, so one bundle trusts both (the demo)."""
+        super().__init__()
         self.org = OrgState(now=now)
         self.ca = ca or TestCA(folder)
-        self.http_origin = "http://127.0.0.1"
         app = Flask("salesforce_stand_in")
         app.register_blueprint(oauth_blueprint(self.org, lambda: self.http_origin))
         app.register_blueprint(api_blueprint(self.org))
@@ -226,7 +217,6 @@ class SalesforceStandIn:
             return response
 
         self.wsgi_app = app
-        self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
     @property
     def ca_bundle_path(self) -> str:
@@ -250,47 +240,11 @@ class SalesforceStandIn:
     def settings(self) -> dict[str, str]:
         return {"SALESFORCE_LOGIN_URL": self.instance_url}
 
-    def start(self, host: str = "127.0.0.1") -> str:
-        """Serve https and http in daemon threads; returns the https origin."""
-        if self._servers:
-            return self.instance_url
-        secure = make_server(
-            host,
-            0,
-            self.wsgi_app,
-            threaded=True,
-            request_handler=_Quiet,
-            ssl_context=self.ca.issue().context(),
-        )
-        plain = make_server(host, 0, self.wsgi_app, threaded=True, request_handler=_Quiet)
-        self.org.origin = f"https://{host}:{secure.server_port}"
-        self.http_origin = f"http://{host}:{plain.server_port}"
-        for server in (secure, plain):
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.1},
-                name="salesforce-stand-in",
-                daemon=True,
-            )
-            thread.start()
-            self._servers.append((server, thread))
+    name = "salesforce-stand-in"
+
+    def served(self, https_origin: str, http_origin: str) -> None:
+        super().served(https_origin, http_origin)
+        self.org.origin = https_origin
+
+    def origin(self) -> str:
         return self.instance_url
-
-    def stop(self) -> None:
-        servers, self._servers = self._servers, []
-        for server, thread in servers:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-
-    def __enter__(self) -> SalesforceStandIn:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -18,25 +18,10 @@ from server.calendars.microsoft.client import HORIZON, SLIDE_EVERY
 from server.calendars.microsoft.oauth import MicrosoftOAuth
 from server.calendars.providers import ConnectError
 from server.crm.models import User
-from tests.calendars.conftest import Gate
+from tests.calendars.conftest import Crash, CrashAt, Gate
 from tests.calendars.outlook.conftest import REP, SOON, Outlook
 
 JANE = "jane@client.example"
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAt:
-    def __init__(self, point: str, nth: int = 1) -> None:
-        self.point, self.nth, self.seen = point, nth, 0
-
-    def __call__(self, point: str) -> None:
-        if point == self.point:
-            self.seen += 1
-            if self.seen == self.nth:
-                raise Crash(point)
 
 
 def five_events(ms: Outlook) -> list[str]:
