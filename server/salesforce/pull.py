@@ -26,7 +26,7 @@ from server import locks, rows
 from server.config import Settings
 from server.crypto import TokenCipher
 from server.db import Database, utcnow
-from server.salesforce import document, links, soql
+from server.salesforce import document, links, references, soql
 from server.salesforce import org as orgs
 from server.salesforce.apply import Applier, parse_stamp
 from server.salesforce.client import Paused, RecordError, SalesforceApi
@@ -204,6 +204,8 @@ def _pages(
     )
     for page in api.query_pages(query, include_deleted=True):
         env.fault("fetched")
+        if sobject not in PEOPLE:
+            _link_references(env, api, account_id, page)
         _apply_page(env, api, account_id, sobject, page, result)
         env.fault("committed")
 
@@ -243,6 +245,19 @@ def _apply_page(
         env.fault("applied")
     result.pages += 1
     result.records += len(page)
+
+
+def _link_references(
+    env: PullEnv, api: SalesforceApi, account_id: int, page: list[dict[str, Any]]
+) -> None:
+    """P6: the page's WhatIds and OwnerIds linked to companies, deals and users first."""
+    with env.database.transaction() as session:
+        missing = references.unlinked(session, account_id, references.wanted(page))
+    if not any(missing.values()):
+        return
+    found = references.fetch(api, missing)
+    with env.database.transaction() as session:
+        references.link(session, account_id, found, env.now())
 
 
 def _deleted_backstop(

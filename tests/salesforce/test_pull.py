@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from server.crm import services
 from server.salesforce import org as orgs
 from server.salesforce.models import SalesforceLink
 from server.salesforce.tasks import retry
@@ -362,3 +363,44 @@ def test_p4_a_record_purged_from_the_recycle_bin_is_found_by_get_deleted(sf: Org
     assert items(sf, contact) == []
     assert sf.reasons(call)[-1] == ("delete", "P4")
     assert any("deleted" in r.path for r in sf.sfdc.org.requests)
+
+
+def test_p6_what_id_and_owner_id_set_the_company_deal_and_owner_where_linked(sf: Org) -> None:
+    contact, who = linked(sf)
+    with sf.database.transaction() as session:
+        company = services.create_record(session, sf.tenant.account_id, "company", "Northwind")
+        company.domain = "northwind.example"
+        deal = services.create_record(session, sf.tenant.account_id, "deal", "Renewal 2027")
+        deal.company_id = company.id
+        company_id, deal_id = company.id, deal.id
+    org = sf.sfdc.org
+    account = org.insert(
+        "Account", {"Name": "Other name", "Website": "https://www.northwind.example"}
+    )
+    opportunity = org.insert(
+        "Opportunity",
+        {
+            "Name": "renewal 2027",
+            "AccountId": account,
+            "StageName": "Prospecting",
+            "CloseDate": "2027-01-31",
+        },
+    )
+    owner = org.add_user(sf.tenant.user_email, "Admin")
+    sf.switch(call=True)
+    on_account = sf.task(who, "Call", Subject="On the account", WhatId=account, OwnerId=owner)
+    on_deal = sf.task(who, "Call", Subject="On the deal", WhatId=opportunity)
+    sf.pull()
+    by_title = {str(i["title"]): i for i in items(sf, contact)}
+    assert {(a["type"], a["id"]) for a in by_title["On the account"]["associations"]} >= {
+        ("company", company_id)
+    }
+    assert ("deal", deal_id) in {
+        (a["type"], a["id"]) for a in by_title["On the deal"]["associations"]
+    }
+    assert by_title["On the account"]["author_email"] == sf.tenant.user_email
+    assert {(link.object_type, link.salesforce_id) for link in sf.links("company")} == {
+        ("company", account)
+    }
+    assert sf.reasons(on_account) == [("create", "P3")]
+    assert sf.reasons(on_deal) == [("create", "P3")]
