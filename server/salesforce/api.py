@@ -25,6 +25,14 @@ from server.web import db_session, doc, query_args
 bp = Blueprint("salesforce_api", __name__, url_prefix=API_PREFIX)
 bp.before_request(authenticate)
 LOG_LIMIT = 200
+ERRORS_SHOWN = 50
+
+
+class ErrorItem(Schema):
+    salesforce_type = fields.String()
+    salesforce_id = fields.String(allow_none=True)
+    error = fields.String()
+    created_at = fields.AwareDateTime()
 
 
 class StatusOut(Schema):
@@ -38,7 +46,7 @@ class StatusOut(Schema):
     last_pull_at = fields.AwareDateTime(allow_none=True)
     last_push_at = fields.AwareDateTime(allow_none=True)
     paused_until = fields.AwareDateTime(allow_none=True)
-    errors = fields.Integer()
+    errors = fields.List(fields.Nested(ErrorItem))  # records that failed, newest first
 
 
 class SettingsDoc(Schema):
@@ -90,9 +98,10 @@ def status_of(account_id: int) -> dict[str, Any]:
     org = orgs.org_of(session, account_id)
     now = utcnow()
     failed = session.scalars(
-        select(SalesforceLogEntry.id).where(
-            SalesforceLogEntry.account_id == account_id, SalesforceLogEntry.status == "failed"
-        )
+        select(SalesforceLogEntry)
+        .where(SalesforceLogEntry.account_id == account_id, SalesforceLogEntry.status == "failed")
+        .order_by(SalesforceLogEntry.id.desc())
+        .limit(ERRORS_SHOWN)
     ).all()
     usage = None
     if org is not None and org.org_api_max:
@@ -108,7 +117,15 @@ def status_of(account_id: int) -> dict[str, Any]:
         "last_pull_at": org.last_pull_at if org else None,
         "last_push_at": org.last_push_at if org else None,
         "paused_until": org.paused_until if org else None,
-        "errors": len(failed),
+        "errors": [
+            {
+                "salesforce_type": e.salesforce_type,
+                "salesforce_id": e.salesforce_id,
+                "error": e.error,
+                "created_at": e.created_at,
+            }
+            for e in failed
+        ],
     }
 
 

@@ -84,7 +84,8 @@ def link(
             select(Company)
             .where(
                 Company.account_id == account_id,
-                (func.lower(Company.name) == name) | ((Company.domain == host) if host else false()),
+                (func.lower(Company.name) == name)
+                | ((Company.domain == host) if host else false()),
             )
             .order_by(Company.id)
         )

@@ -170,7 +170,9 @@ def test_p5_mappings_convert_and_a_bad_value_fails_alone(sf: Org) -> None:
     assert (failure.action, failure.rule, failure.status) == ("error", "P5", "failed")
     assert "CallDisposition" in failure.error
     assert "twelve" in failure.error
-    assert sf.call("GET", "/salesforce/status").get_json()["errors"] == 1
+    (shown,) = sf.call("GET", "/salesforce/status").get_json()["errors"]
+    assert shown["salesforce_id"] == bad
+    assert "twelve" in shown["error"]
 
 
 def test_p5_a_mapping_to_a_field_the_org_lacks_is_refused_and_nothing_changes(sf: Org) -> None:
