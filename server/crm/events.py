@@ -1,6 +1,7 @@
 """Engagement events: what the CRM tells the features that follow it (the calendar outbox
 now, the Salesforce push next) when a meeting, note or activity is created, changed or
-deleted. No CRM module imports a feature; a feature subscribes in ``create_app``.
+deleted; and contact events, when a contact is created or its address changes. No CRM
+module imports a feature; a feature subscribes in ``create_app``.
 
 Events are delivered inside the transaction that made the change, so what a subscriber
 writes (an outbox row) commits or rolls back with it: a crash loses nothing and a rollback
@@ -72,3 +73,29 @@ def emit_for(
             notify,
         ),
     )
+
+
+# -- contacts: a new address to look up (the Salesforce sync links contacts by email) ---------
+
+_CONTACT_KEY = "contact_subscribers"
+
+
+@dataclass(frozen=True)
+class ContactEvent:
+    kind: Literal["created", "email_changed"]
+    contact_id: int
+    account_id: int
+
+
+ContactSubscriber = Callable[[Session, ContactEvent], None]
+
+
+def subscribe_contacts(database: Database, subscriber: ContactSubscriber) -> None:
+    subscribers: list[ContactSubscriber] = database.session_info.setdefault(_CONTACT_KEY, [])
+    if subscriber not in subscribers:
+        subscribers.append(subscriber)
+
+
+def emit_contact(session: Session, event: ContactEvent) -> None:
+    for subscriber in session.info.get(_CONTACT_KEY, ()):
+        subscriber(session, event)

@@ -113,6 +113,7 @@ def create_contact(
     except IntegrityError as exc:  # a concurrent create of the same address won
         raise Conflict("a contact with this email already exists", {"email": email}) from exc
     link_attendees_to_contact(session, contact)
+    events.emit_contact(session, events.ContactEvent("created", contact.id, account_id))
     return contact
 
 
@@ -146,6 +147,8 @@ def update_contact(session: Session, contact: Contact, changes: dict[str, Any]) 
     session.flush()
     if "email" in changes:
         link_attendees_to_contact(session, contact)
+        event = events.ContactEvent("email_changed", contact.id, contact.account_id)
+        events.emit_contact(session, event)
     return contact
 
 

@@ -90,6 +90,34 @@ def pull(env: PullEnv, account_id: int) -> PullResult:
         return _run(env, account_id)
 
 
+def link_contacts(env: PullEnv, account_id: int) -> str:
+    """Link the account's unlinked contacts now (a contact was created or re-addressed),
+    under the pull's lock; a pull that holds it links them itself."""
+    heartbeat = locks.Heartbeat(
+        beat=lambda at: _beat(env.database, account_id, at),
+        take_over_if_quiet=lambda at: _take_over(env.database, account_id, at),
+    )
+    with locks.held(
+        env.database, env.huey, f"salesforce-{account_id}", env.now(), heartbeat
+    ) as got:
+        if not got:
+            return "locked"
+        with env.database.transaction() as session:
+            org = orgs.org_of(session, account_id)
+            if org is None or not org.active or not org.refresh_token_encrypted:
+                return "inactive"
+            session.expunge(org)
+        api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
+        try:
+            _link_new_contacts(env, api, account_id)
+        except (GrantRefused, Paused, OAuthError, RecordError) as exc:
+            _stop(env, account_id, api, lambda o, s: None)
+            return f"not now: {exc}"
+        finally:
+            api.close()
+        return "ok"
+
+
 def _run(env: PullEnv, account_id: int) -> PullResult:
     result = PullResult(account_id)
     now = env.now()

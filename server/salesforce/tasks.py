@@ -7,21 +7,25 @@ import logging
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from server import rows
+from server.crm import events
 from server.crypto import TokenCipher
 from server.jobs import JobContext, JobResult, Jobs, Periodic
+from server.salesforce import links, soql
 from server.salesforce import org as orgs
-from server.salesforce import soql
 from server.salesforce.apply import Applier
 from server.salesforce.client import Paused, RecordError
 from server.salesforce.models import ACTIVE, SalesforceLogEntry, SalesforceOrg
 from server.salesforce.oauth import OAuthError
-from server.salesforce.pull import PullEnv, fields_of, pull
+from server.salesforce.pull import PullEnv, fields_of, link_contacts, pull
 
 log = logging.getLogger(__name__)
 
 PULL = "salesforce_pull"
 RETRY_TASK = "salesforce.retry"
+LINK_TASK = "salesforce.link_contacts"
 PULL_EVERY_MINUTES = 5
 
 
@@ -49,6 +53,18 @@ def pull_all(env: PullEnv) -> list[dict[str, Any]]:
 def periodic(context: JobContext) -> JobResult:
     reports = pull_all(env_for(context))
     return {"orgs": len(reports), "pulls": reports}
+
+
+def _contact_changed(jobs: Jobs, session: Session, event: events.ContactEvent) -> None:
+    """A new contact, or a new address: link it (Contact, else Lead) once this commits,
+    rather than at the next pull."""
+    org = orgs.org_of(session, event.account_id)
+    if org is None or not org.active:
+        return
+    if event.kind == "email_changed":
+        links.drop_stale(session, event.account_id)
+    account_id = event.account_id
+    rows.after_commit(session, lambda: jobs.tasks[LINK_TASK](account_id))
 
 
 def retry(env: PullEnv, account_id: int) -> int:
@@ -109,7 +125,12 @@ def register(jobs: Jobs) -> None:
     def retry_task(context: JobContext, account_id: int) -> int:
         return retry(env_for(context), account_id)
 
+    def link_task(context: JobContext, account_id: int) -> str:
+        return link_contacts(env_for(context), account_id)
+
     jobs.task(RETRY_TASK)(retry_task)
+    jobs.task(LINK_TASK)(link_task)
+    events.subscribe_contacts(jobs.database, lambda s, e: _contact_changed(jobs, s, e))
     jobs.register_periodic(
         Periodic(PULL, periodic, every_minutes=PULL_EVERY_MINUTES, run_now=periodic)
     )

@@ -406,3 +406,25 @@ def test_p6_what_id_and_owner_id_set_the_company_deal_and_owner_where_linked(sf:
     }
     assert sf.reasons(on_account) == [("create", "P3")]
     assert sf.reasons(on_deal) == [("create", "P3")]
+
+
+def test_a_contact_made_in_the_crm_is_linked_once_it_commits(sf: Org) -> None:
+    first, second = sf.sf_contact(ANN), sf.sf_contact(BEN)
+    huey = sf.app.extensions["jobs"].huey
+    huey.flush()
+    response = sf.call("POST", "/contacts", json={"email": ANN})
+    assert response.status_code == 201, response.get_json()
+    contact = response.get_json()["id"]
+
+    def run_queued() -> int:
+        ran = 0
+        while (task := huey.dequeue()) is not None:
+            huey.execute(task)
+            ran += 1
+        return ran
+
+    assert run_queued() == 1  # no pull ran: the contact event asked for the link
+    assert [(link.crm_id, link.salesforce_id) for link in sf.links()] == [(contact, first)]
+    sf.call("PATCH", f"/contacts/{contact}", json={"email": BEN})
+    assert run_queued() == 1
+    assert [(link.crm_id, link.salesforce_id) for link in sf.links()] == [(contact, second)]
