@@ -64,7 +64,7 @@ def test_a_salesforce_call_reaches_the_timeline(
         # 2. Turn on tasks and calls.
         page.locator("input[name='inbound.task.enabled']").check()
         page.locator("input[name='inbound.call.enabled']").check()
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         page.get_by_text("Saved.").wait_for()
         shots.take(page, "tasks and calls on")
 
@@ -73,7 +73,7 @@ def test_a_salesforce_call_reaches_the_timeline(
         page.get_by_label("Contact").select_option(label=f"{ALICE.name} <{ALICE.email}>")
         page.get_by_label("Type").select_option("Call")
         page.get_by_label("Subject").fill("Pricing call")
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         page.get_by_role("cell", name="Pricing call").wait_for()
         shots.take(page, "call logged in salesforce")
 
