@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.config import Settings
@@ -20,6 +20,7 @@ from server.salesforce.models import (
     ACTIVE,
     DISCONNECTED,
     NEEDS_RECONNECT,
+    SalesforceLink,
     SalesforceLogEntry,
     SalesforceOrg,
 )
@@ -45,7 +46,9 @@ def connect(
     assert org is not None
     assert tokens.refresh_token
     if org.org_id and org.org_id != tokens.org_id:
+        # Another org: its ids mean nothing here. What the old one synced stays in the CRM.
         org.cursors = None
+        session.execute(delete(SalesforceLink).where(SalesforceLink.account_id == account_id))
     org.refresh_token_encrypted = cipher.encrypt(tokens.refresh_token)
     org.instance_url = tokens.instance_url
     org.org_id = tokens.org_id

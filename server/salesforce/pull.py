@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,42 +77,53 @@ class PullResult:
         return {**self.__dict__, "actions": dict(self.actions)}
 
 
-def pull(env: PullEnv, account_id: int) -> PullResult:
-    """Pull the account's org once, unless another worker is at it."""
+def _lock(env: PullEnv, account_id: int) -> AbstractContextManager[bool]:
+    """The org's one sync lock (``server/locks.py``), its heartbeat on the org's row."""
     heartbeat = locks.Heartbeat(
         beat=lambda at: _beat(env.database, account_id, at),
         take_over_if_quiet=lambda at: _take_over(env.database, account_id, at),
     )
-    with locks.held(
-        env.database, env.huey, f"salesforce-{account_id}", env.now(), heartbeat
-    ) as got:
+    return locks.held(env.database, env.huey, f"salesforce-{account_id}", env.now(), heartbeat)
+
+
+def pull(env: PullEnv, account_id: int) -> PullResult:
+    """Pull the account's org once, unless another worker is at it."""
+    with _lock(env, account_id) as got:
         if not got:
             return PullResult(account_id, status="locked")
         return _run(env, account_id)
 
 
+def _usable(env: PullEnv, account_id: int, result: PullResult) -> SalesforceOrg | None:
+    """The org, detached, when it can be asked anything now; else None, with why."""
+    now = env.now()
+    with env.database.transaction() as session:
+        org = orgs.org_of(session, account_id)
+        if org is None or not org.active or not org.refresh_token_encrypted:
+            result.status = "inactive"
+            return None
+        if org.paused_until is not None and org.paused_until > now:
+            result.status, result.error = "paused", f"paused until {org.paused_until.isoformat()}"
+            return None
+        session.expunge(org)
+        return org
+
+
 def link_contacts(env: PullEnv, account_id: int) -> str:
     """Link the account's unlinked contacts now (a contact was created or re-addressed),
     under the pull's lock; a pull that holds it links them itself."""
-    heartbeat = locks.Heartbeat(
-        beat=lambda at: _beat(env.database, account_id, at),
-        take_over_if_quiet=lambda at: _take_over(env.database, account_id, at),
-    )
-    with locks.held(
-        env.database, env.huey, f"salesforce-{account_id}", env.now(), heartbeat
-    ) as got:
+    with _lock(env, account_id) as got:
         if not got:
             return "locked"
-        with env.database.transaction() as session:
-            org = orgs.org_of(session, account_id)
-            if org is None or not org.active or not org.refresh_token_encrypted:
-                return "inactive"
-            session.expunge(org)
+        result = PullResult(account_id)
+        org = _usable(env, account_id, result)
+        if org is None:
+            return result.status
         api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
         try:
             _link_new_contacts(env, api, account_id)
         except (GrantRefused, Paused, OAuthError, RecordError) as exc:
-            _stop(env, account_id, api, lambda o, s: None)
+            _stop(env, account_id, api, lambda o, s: None)  # the calls made still count
             return f"not now: {exc}"
         finally:
             api.close()
@@ -120,17 +132,10 @@ def link_contacts(env: PullEnv, account_id: int) -> str:
 
 def _run(env: PullEnv, account_id: int) -> PullResult:
     result = PullResult(account_id)
-    now = env.now()
-    with env.database.transaction() as session:
-        org = orgs.org_of(session, account_id)
-        if org is None or not org.active or not org.refresh_token_encrypted:
-            result.status = "inactive"
-            return result
-        if org.paused_until is not None and org.paused_until > now:
-            result.status, result.error = "paused", f"paused until {org.paused_until.isoformat()}"
-            return result
-        session.expunge(org)
-    api = orgs.open_api(env.settings, env.database, env.cipher, org, now)
+    org = _usable(env, account_id, result)
+    if org is None:
+        return result
+    api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
     try:
         _link_new_contacts(env, api, account_id)
         for sobject, fields in PEOPLE.items():

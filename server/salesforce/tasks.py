@@ -4,9 +4,10 @@ worker; ``sync run`` pulls every org now) and the retry of failed records (H9)."
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server import rows
@@ -27,6 +28,7 @@ PULL = "salesforce_pull"
 RETRY_TASK = "salesforce.retry"
 LINK_TASK = "salesforce.link_contacts"
 PULL_EVERY_MINUTES = 5
+LOG_RETENTION = timedelta(days=30)
 
 
 def env_for(context: JobContext) -> PullEnv:
@@ -50,9 +52,22 @@ def pull_all(env: PullEnv) -> list[dict[str, Any]]:
     return [pull(env, account_id).as_dict() for account_id in accounts]
 
 
+def prune_log(env: PullEnv) -> int:
+    """Log lines older than ``LOG_RETENTION`` go, but for records still waiting for a retry."""
+    with env.database.transaction() as session:
+        result = session.execute(
+            delete(SalesforceLogEntry).where(
+                SalesforceLogEntry.created_at < env.now() - LOG_RETENTION,
+                SalesforceLogEntry.status.not_in(("failed", "queued")),
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def periodic(context: JobContext) -> JobResult:
-    reports = pull_all(env_for(context))
-    return {"orgs": len(reports), "pulls": reports}
+    env = env_for(context)
+    reports = pull_all(env)
+    return {"orgs": len(reports), "pulls": reports, "log_pruned": prune_log(env)}
 
 
 def _contact_changed(jobs: Jobs, session: Session, event: events.ContactEvent) -> None:

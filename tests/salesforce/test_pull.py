@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from server.crm import services
+from server.db import utcnow
 from server.salesforce import org as orgs
-from server.salesforce.models import SalesforceLink
-from server.salesforce.tasks import retry
-from tests.salesforce.conftest import Org, connect_org
+from server.salesforce.models import SalesforceLink, SalesforceLogEntry
+from server.salesforce.tasks import prune_log, retry
+from server.stand_ins.salesforce import SalesforceStandIn, with_checksum
+from tests.salesforce.conftest import Org, connect_org, pointed_at_salesforce
 
 ANN = "ann@client.example"
 BEN = "ben@client.example"
@@ -428,3 +430,46 @@ def test_a_contact_made_in_the_crm_is_linked_once_it_commits(sf: Org) -> None:
     sf.call("PATCH", f"/contacts/{contact}", json={"email": BEN})
     assert run_queued() == 1
     assert [(link.crm_id, link.salesforce_id) for link in sf.links()] == [(contact, second)]
+
+
+def test_connecting_another_org_forgets_the_old_orgs_links_and_keeps_the_crm_data(
+    sf: Org,
+) -> None:
+    contact, who = linked(sf)
+    sf.switch(call=True)
+    sf.task(who, "Call")
+    sf.pull()
+    assert sf.links() != []
+    with SalesforceStandIn(ca=sf.sfdc.ca) as other:
+        other.org.org_id = with_checksum("00D5g00000Zz9Xy")  # another org
+        other_settings = pointed_at_salesforce(sf.settings, other)
+        connect_org(other_settings, sf.database, sf.app, other, sf.tenant.account_id)
+        row = sf.row()
+        assert row.org_id == other.org.org_id
+        assert row.cursors is None
+        assert sf.links() == []
+        assert len(items(sf, contact)) == 1  # what the first org synced stays
+
+
+def test_old_log_lines_are_pruned_but_failures_waiting_for_a_retry_stay(sf: Org) -> None:
+    linked(sf)
+    sf.pull()
+    with sf.database.transaction() as session:
+        old = utcnow() - timedelta(days=31)
+        session.add_all(
+            [
+                SalesforceLogEntry(
+                    account_id=sf.tenant.account_id,
+                    created_at=old,
+                    direction="inbound",
+                    action=action,
+                    rule="P3",
+                    status=status,
+                )
+                for action, status in (("create", ""), ("error", "failed"))
+            ]
+        )
+    assert prune_log(sf.env()) == 1
+    assert [e.status for e in sf.log() if e.created_at < utcnow() - timedelta(days=30)] == [
+        "failed"
+    ]
