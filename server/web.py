@@ -208,7 +208,7 @@ def install(app: Flask, database: Database) -> None:
 def doc(
     *,
     summary: str,
-    body: type[Schema] | None = None,
+    body: type[Schema] | Schema | None = None,  # an instance for a list (``many=True``)
     response: type[Schema] | None = None,
     status: int = 200,
     query: type[Schema] | None = None,

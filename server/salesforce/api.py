@@ -189,7 +189,7 @@ def save_mappings(
 
 
 @bp.put("/salesforce/mappings/<kind>")
-@doc(summary="Replace a kind's field mappings (P5)", body=MappingSchema(many=True),  # type: ignore[arg-type]
+@doc(summary="Replace a kind's field mappings (P5)", body=MappingSchema(many=True),
      response=MappingList)  # fmt: skip
 def put_mappings(kind: str) -> Response:
     account_id = account().id

@@ -230,7 +230,7 @@ class Applier:
             )
         engagement = self.session.get(Engagement, link.crm_id)
         if engagement is not None and engagement.account_id == self.account_id:
-            activities.delete(self.session, engagement)  # type: ignore[arg-type]
+            meetings.delete_engagement(self.session, engagement)
         self.session.delete(link)
         self._known[(link.object_type, link.salesforce_id)] = None
         return self._note(record, "delete", "P4", "deleted in Salesforce", crm_id=link.crm_id)
