@@ -34,14 +34,16 @@ class DualServed:
 
     def __init__(self) -> None:
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
+        self.https_origin = "https://127.0.0.1"
         self.http_origin = "http://127.0.0.1"
 
     def served(self, https_origin: str, http_origin: str) -> None:
-        """Where the stand-in now answers (subclasses record it)."""
-        self.http_origin = http_origin
+        """Where the stand-in now answers (subclasses pass it on to their state)."""
+        self.https_origin, self.http_origin = https_origin, http_origin
 
     def origin(self) -> str:
-        raise NotImplementedError
+        """What ``start()`` answers: the https origin, or the stand-in's own entry point."""
+        return self.https_origin
 
     def start(self, host: str = "127.0.0.1") -> str:
         if self._servers:

@@ -5,6 +5,7 @@ pointed at it, and a rep with a connected calendar.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -89,7 +90,7 @@ def connect_calendar(
 
 
 @dataclass
-class CalendarHarness:
+class CalendarHarness(ABC):
     """A rep of account Acme with a connected calendar, and helpers to act and observe;
     a provider's harness adds its stand-in and how to act on it."""
 
@@ -107,8 +108,9 @@ class CalendarHarness:
         jobs: Jobs = self.app.extensions["jobs"]
         return jobs
 
+    @abstractmethod
     def provider(self, connection: CalendarConnection, token: str) -> CalendarProvider:
-        raise NotImplementedError
+        """A client of the harness' stand-in for the connection's grant."""
 
     def env(self, fault: Callable[[str], None] | None = None) -> SyncEnv:
         return SyncEnv(

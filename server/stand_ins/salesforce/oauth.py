@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,7 +77,7 @@ class AccessToken:
     revoked: bool = False
 
 
-class OAuthGrants:
+class OAuthGrants(ABC):
     """Apps, codes, grants and tokens. Needs the host's ``lock``, ``now``, ``org_id``,
     ``origin``, :meth:`user_id_for` and :meth:`user_is_active`."""
 
@@ -93,11 +94,13 @@ class OAuthGrants:
         self.rotate_refresh_tokens = True
         self.access_token_ttl = timedelta(hours=2)
 
+    @abstractmethod
     def user_id_for(self, username: str | None) -> str:
-        raise NotImplementedError
+        """The user a grant is for (the org's users live in ``OrgState``)."""
 
+    @abstractmethod
     def user_is_active(self, user_id: str) -> bool:
-        raise NotImplementedError
+        """Whether that user may still be issued tokens."""
 
     # -- hooks ------------------------------------------------------------------------------
     def register_app(self, client_id: str, secret: str, redirect_uris: list[str]) -> None:
