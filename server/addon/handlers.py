@@ -72,7 +72,8 @@ class Call:
         """Set while the stored grant needs renewing: cards then show a reconnect banner."""
         if self.connection.active:
             return None
-        return connections.start_url(self.settings, self.user, "google")
+        # The same provider again: an Outlook rep's banner must not offer to switch to Google.
+        return connections.start_url(self.settings, self.user, self.connection.provider)
 
     def show(self, card: Json, notification: str | None = None) -> Json:
         """``card`` as the answer: a trigger's root card, or a drill-down from an action."""

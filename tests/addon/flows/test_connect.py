@@ -189,3 +189,19 @@ def test_disconnect_route_needs_no_calendar_scope(connected: Rep) -> None:
     only_identity = ("https://www.googleapis.com/auth/userinfo.email",)
     answer = connected.side.post(paths.DISCONNECT, granted=only_identity)
     assert only_card(answer)["name"] == "connect"
+
+
+def test_an_outlook_reps_reconnect_banner_reconnects_outlook(
+    connected: Rep, database: Database
+) -> None:
+    """C3: the banner offers the connection's own provider, never a switch to another."""
+    with database.transaction() as session:
+        user = accounts.user_by_email(session, connected.email)
+        assert user is not None
+        row = connections.connection_for(session, user)
+        assert row is not None
+        row.provider = "microsoft"  # the rep's calendar is Outlook's
+        connections.mark_needs_reconnect(session, row, "invalid_grant")
+    _event(connected)
+    link = button(connected.side.home(), "Reconnect")["onClick"]["openLink"]
+    assert link["url"].startswith("https://addon.example.com/oauth/microsoft/start?state=")
