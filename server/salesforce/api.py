@@ -17,7 +17,7 @@ from server.jobs import Jobs
 from server.openapi import API_PREFIX
 from server.salesforce import document
 from server.salesforce import org as orgs
-from server.salesforce.describe import fields_for
+from server.salesforce.describe import fields_for, picklist
 from server.salesforce.models import SalesforceLogEntry
 from server.salesforce.tasks import RETRY_TASK
 from server.web import db_session, doc, query_args
@@ -146,7 +146,9 @@ def save_settings(account_id: int, body: Any) -> dict[str, Any]:
     session = db_session()
     org = orgs.org_of(session, account_id, create=True)
     assert org is not None
-    new = document.validate(body)
+    new = document.validate(body)  # the shape first: a bad document costs no API call
+    if any(v["task_type"] for v in new["outbound"].values()):
+        new = document.validate(body, picklist(account_id, "Task", "Type"))
     before = orgs.settings_of(org)
     org.enabled_at = document.switched_on(before, new, org.enabled_at, utcnow())
     org.settings = new

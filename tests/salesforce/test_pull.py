@@ -473,3 +473,14 @@ def test_old_log_lines_are_pruned_but_failures_waiting_for_a_retry_stay(sf: Org)
     assert [e.status for e in sf.log() if e.created_at < utcnow() - timedelta(days=30)] == [
         "failed"
     ]
+
+
+def test_h2_an_outbound_task_type_must_be_a_value_of_the_orgs_picklist(sf: Org) -> None:
+    doc = sf.call("GET", "/salesforce/settings").get_json()
+    doc["outbound"]["note"]["task_type"] = "Carrier pigeon"
+    response = sf.call("PUT", "/salesforce/settings", json=doc)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"]["field"] == "outbound.note.task_type"
+    assert sf.call("GET", "/salesforce/settings").get_json()["outbound"]["note"]["task_type"] is None
+    doc["outbound"]["note"]["task_type"] = "Meeting"
+    assert sf.call("PUT", "/salesforce/settings", json=doc).status_code == 200
