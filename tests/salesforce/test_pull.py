@@ -481,6 +481,8 @@ def test_h2_an_outbound_task_type_must_be_a_value_of_the_orgs_picklist(sf: Org) 
     response = sf.call("PUT", "/salesforce/settings", json=doc)
     assert response.status_code == 400
     assert response.get_json()["error"]["details"]["field"] == "outbound.note.task_type"
-    assert sf.call("GET", "/salesforce/settings").get_json()["outbound"]["note"]["task_type"] is None
+    assert (
+        sf.call("GET", "/salesforce/settings").get_json()["outbound"]["note"]["task_type"] is None
+    )
     doc["outbound"]["note"]["task_type"] = "Meeting"
     assert sf.call("PUT", "/salesforce/settings", json=doc).status_code == 200
