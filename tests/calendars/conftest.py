@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,12 @@ from server.calendars.google.oauth import GoogleOAuth
 from server.calendars.models import CalendarConnection
 from server.calendars.provider import CalendarProvider
 from server.calendars.sync import SyncEnv, SyncResult, sync_connection
-from server.calendars.tables import CalendarEventLink, CalendarSyncLogEntry, CalendarSyncState
+from server.calendars.tables import (
+    CalendarEventLink,
+    CalendarOutboxItem,
+    CalendarSyncLogEntry,
+    CalendarSyncState,
+)
 from server.config import Settings
 from server.crm import services
 from server.crm.models import Contact, Meeting, User
@@ -33,6 +39,7 @@ from server.stand_ins.google import GoogleStandIn
 from tests.conftest import Tenant, pointed_at_google
 
 REP = "rep@acme.example"
+JANE = "jane@client.example"
 # Events start within the stand-in's expansion horizon (a year ahead), a month from now.
 SOON = (datetime.now(UTC) + timedelta(days=30)).replace(hour=10, minute=0, second=0, microsecond=0)
 CLIENT_ID = "meeting-assistant-test.apps.googleusercontent.com"
@@ -124,6 +131,42 @@ class CalendarHarness(ABC):
 
     def sync(self, fault: Callable[[str], None] | None = None) -> SyncResult:
         return sync_connection(self.env(fault), self.connection_id)
+
+    @abstractmethod
+    def event(
+        self, start: datetime | None = None, minutes: int = 30, **fields: Any
+    ) -> dict[str, Any]:
+        """An event the rep makes on the stand-in calendar (``guests=[...]``: its guests)."""
+
+    def five_events(self) -> list[str]:
+        """Five events an hour apart, each with Jane, a contact, as guest."""
+        self.contact(JANE)
+        return [self.event(SOON + timedelta(hours=i), guests=[JANE])["id"] for i in range(5)]
+
+    def assert_each_logged_once(self, event_ids: list[str], removed: tuple[str, ...] = ()) -> None:
+        assert Counter(m.external_event_id for m in self.meetings()) == Counter(event_ids)
+        logs = Counter(e.external_event_id for e in self.log() if e.action == "log")
+        assert logs == Counter(event_ids + list(removed))
+        assert set(Counter(link.external_id for link in self.links()).values()) == {1}
+
+    def schedule(self, **overrides: Any) -> dict[str, Any]:
+        """A meeting scheduled from the CRM by the rep, with Jane (S1)."""
+        body = {
+            "title": "Demo",
+            "start": SOON.isoformat(),
+            "end": (SOON + timedelta(hours=1)).isoformat(),
+            "attendee_emails": [JANE],
+            "owner_email": REP,
+            "description": "Agenda",
+        } | overrides
+        response = self.tenant.call("POST", "/meetings", json=body)
+        assert response.status_code == 201, response.get_json()
+        return dict(response.get_json())
+
+    def outbox_items(self) -> list[CalendarOutboxItem]:
+        with self.database.transaction() as session:
+            query = select(CalendarOutboxItem).order_by(CalendarOutboxItem.id)
+            return list(session.scalars(query))
 
     def contact(self, email: str, first: str = "", last: str = "") -> int:
         with self.database.transaction() as session:

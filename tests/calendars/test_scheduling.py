@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from server.calendars import outbox
 from server.calendars.tables import CalendarOutboxItem
@@ -20,25 +19,6 @@ class Crash(Exception):
     pass
 
 
-def schedule(cal: Harness, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "title": "Demo",
-        "start": SOON.isoformat(),
-        "end": (SOON + timedelta(hours=1)).isoformat(),
-        "attendee_emails": [JANE],
-        "owner_email": REP,
-        "description": "Agenda",
-    } | overrides
-    response = cal.tenant.call("POST", "/meetings", json=body)
-    assert response.status_code == 201, response.get_json()
-    return dict(response.get_json())
-
-
-def items(cal: Harness) -> list[CalendarOutboxItem]:
-    with cal.database.transaction() as session:
-        return list(session.scalars(select(CalendarOutboxItem).order_by(CalendarOutboxItem.id)))
-
-
 def inserts(cal: Harness) -> list[Any]:
     return [
         r for r in cal.google.calendar.requests if r.method == "POST" and r.path.endswith("/events")
@@ -47,17 +27,17 @@ def inserts(cal: Harness) -> list[Any]:
 
 def test_s1_scheduling_creates_the_event_with_invitations_and_logs_once(cal: Harness) -> None:
     jane = cal.contact(JANE)
-    meeting = schedule(cal, associations=[{"type": "contact", "id": jane}])
-    (item,) = items(cal)
+    meeting = cal.schedule(associations=[{"type": "contact", "id": jane}])
+    (item,) = cal.outbox_items()
     assert (item.kind, item.status, item.meeting_id) == ("create", "pending", meeting["id"])
     assert cal.drain_queue() == 1  # handed to the worker once the request committed
     (event,) = cal.google.calendar.events(REP)
-    assert event["id"] == item.idempotency_key == items(cal)[0].remote_event_id
+    assert event["id"] == item.idempotency_key == cal.outbox_items()[0].remote_event_id
     assert event["summary"] == "Demo"
     assert [a["email"] for a in event["attendees"]] == [JANE]
     (call,) = inserts(cal)
     assert call.query["sendUpdates"] == "all"
-    assert items(cal)[0].status == "done"
+    assert cal.outbox_items()[0].status == "done"
     # The sync sees the event and recognises it: still one meeting, the CRM's.
     cal.sync()
     cal.google.calendar.patch_event(REP, event["id"], {"summary": "Demo (moved)"})
@@ -70,8 +50,8 @@ def test_s1_scheduling_creates_the_event_with_invitations_and_logs_once(cal: Har
 
 def test_s1_a_create_retried_after_a_crash_makes_no_second_event(cal: Harness) -> None:
     cal.contact(JANE)
-    schedule(cal)
-    (item,) = items(cal)
+    cal.schedule()
+    (item,) = cal.outbox_items()
 
     def crash(point: str) -> None:
         if point == "outbox.called":
@@ -79,7 +59,7 @@ def test_s1_a_create_retried_after_a_crash_makes_no_second_event(cal: Harness) -
 
     with pytest.raises(Crash):
         outbox.process_item(cal.env(crash), item.id)
-    assert items(cal)[0].status == "processing"
+    assert cal.outbox_items()[0].status == "processing"
     # The sync may meet the event before the outbox recorded it: it is ours all the same.
     cal.sync()
     assert len(cal.meetings()) == 1
@@ -91,11 +71,11 @@ def test_s1_a_create_retried_after_a_crash_makes_no_second_event(cal: Harness) -
     assert len(cal.google.calendar.events(REP)) == 1
     assert [r.status for r in inserts(cal)] == [200, 409]  # the retry met its own event
     assert len(cal.meetings()) == 1
-    assert cal.meetings()[0].external_event_id == items(cal)[0].remote_event_id
+    assert cal.meetings()[0].external_event_id == cal.outbox_items()[0].remote_event_id
 
 
 def test_s1_send_invites_false_sends_no_updates(cal: Harness) -> None:
-    schedule(cal, send_invites=False)
+    cal.schedule(send_invites=False)
     cal.drain_queue()
     (call,) = inserts(cal)
     assert call.query["sendUpdates"] == "none"
@@ -117,7 +97,7 @@ def test_s1_without_a_connected_calendar_the_meeting_is_still_logged(
     )
     assert response.status_code == 201
     cal.drain_queue()
-    (item,) = items(cal)
+    (item,) = cal.outbox_items()
     assert item.status == "skipped"
     assert "no connected calendar" in item.reason
     assert inserts(cal) == []
@@ -128,12 +108,12 @@ def test_s1_without_a_connected_calendar_the_meeting_is_still_logged(
     )
     assert unowned.status_code == 201
     cal.drain_queue()
-    assert "no owner" in items(cal)[1].reason
+    assert "no owner" in cal.outbox_items()[1].reason
 
 
 def test_s2_deleting_in_the_crm_leaves_the_event_alone(cal: Harness) -> None:
     cal.contact(JANE)
-    meeting = schedule(cal)
+    meeting = cal.schedule()
     cal.drain_queue()
     cal.sync()
     assert cal.tenant.call("DELETE", f"/meetings/{meeting['id']}").status_code == 204
@@ -147,7 +127,7 @@ def test_s2_deleting_in_the_crm_leaves_the_event_alone(cal: Harness) -> None:
 
 
 def test_s3_attendee_changes_patch_the_event_and_notify(cal: Harness) -> None:
-    meeting = schedule(cal)
+    meeting = cal.schedule()
     cal.drain_queue()
     response = cal.tenant.call(
         "PATCH",
@@ -173,9 +153,9 @@ def test_s3_attendee_changes_patch_the_event_and_notify(cal: Harness) -> None:
 
 
 def test_s3_an_update_waits_for_its_create(cal: Harness) -> None:
-    meeting = schedule(cal)
+    meeting = cal.schedule()
     cal.tenant.call("PATCH", f"/meetings/{meeting['id']}", json={"title": "Renamed"})
-    create, patch = items(cal)
+    create, patch = cal.outbox_items()
     assert outbox.process_item(cal.env(), patch.id) == "pending"
     assert outbox.process_item(cal.env(), create.id) == "done"
     with cal.database.transaction() as session:
@@ -187,8 +167,8 @@ def test_s3_an_update_waits_for_its_create(cal: Harness) -> None:
 
 
 def test_event_ids_are_valid_google_ids_and_stable(cal: Harness) -> None:
-    meeting = schedule(cal)
-    (item,) = items(cal)
+    meeting = cal.schedule()
+    (item,) = cal.outbox_items()
     assert item.idempotency_key.startswith("ma")
     assert set(item.idempotency_key) <= set("0123456789abcdefghijklmnopqrstuv")
     assert 5 <= len(item.idempotency_key) <= 1024

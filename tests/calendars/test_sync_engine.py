@@ -19,24 +19,8 @@ from tests.calendars.conftest import REP, SOON, Crash, CrashAt, Gate, Harness
 JANE = "jane@client.example"
 
 
-def five_events(cal: Harness) -> list[str]:
-    cal.contact(JANE)
-    return [cal.event(SOON + timedelta(hours=i), guests=[JANE])["id"] for i in range(5)]
-
-
-def assert_each_logged_once(
-    cal: Harness, event_ids: list[str], removed: tuple[str, ...] = ()
-) -> None:
-    counts = Counter(m.external_event_id for m in cal.meetings())
-    assert counts == Counter(event_ids)
-    logs = Counter(e.external_event_id for e in cal.log() if e.action == "log")
-    assert logs == Counter(event_ids + list(removed))
-    links = Counter(link.external_id for link in cal.links())
-    assert set(links.values()) == {1}
-
-
 def test_first_sync_is_full_then_incremental_with_the_sync_token(cal: Harness) -> None:
-    ids = five_events(cal)
+    ids = cal.five_events()
     first = cal.sync()
     assert (first.full_sync, first.actions) == (True, {"log": 5})
     assert cal.state().sync_token
@@ -45,12 +29,12 @@ def test_first_sync_is_full_then_incremental_with_the_sync_token(cal: Harness) -
     second = cal.sync()
     assert (second.full_sync, second.events, second.actions) == (False, 1, {"update": 1})
     assert "syncToken" in cal.list_requests()[-1]
-    assert_each_logged_once(cal, ids)
+    cal.assert_each_logged_once(ids)
 
 
 def test_pages_are_committed_one_by_one(cal: Harness) -> None:
     cal.page_size = 2
-    ids = five_events(cal)
+    ids = cal.five_events()
     cursors: list[tuple[str | None, str | None]] = []
 
     def watch(point: str) -> None:
@@ -62,30 +46,30 @@ def test_pages_are_committed_one_by_one(cal: Harness) -> None:
     assert result.pages == 3
     assert [bool(page) for page, _ in cursors] == [True, True, False]
     assert cursors[-1][1] is not None
-    assert_each_logged_once(cal, ids)
+    cal.assert_each_logged_once(ids)
 
 
 @pytest.mark.parametrize("point", ["fetched", "applied", "committed"])
 @pytest.mark.parametrize("nth", [1, 2, 3])
 def test_a_crash_at_any_step_loses_and_doubles_nothing(cal: Harness, point: str, nth: int) -> None:
     cal.page_size = 2
-    ids = five_events(cal)
+    ids = cal.five_events()
     with pytest.raises(Crash):
         cal.sync(CrashAt(point, nth))
     assert cal.sync().status == "ok"  # the lock went with the crash
-    assert_each_logged_once(cal, ids)
+    cal.assert_each_logged_once(ids)
     # And the same during an incremental sync.
     cal.google.calendar.delete_event(REP, ids[0])
     more = [cal.event(SOON + timedelta(days=2, hours=i), guests=[JANE])["id"] for i in range(3)]
     with pytest.raises(Crash):
         cal.sync(CrashAt(point, min(nth, 2)))
     cal.sync()
-    assert_each_logged_once(cal, ids[1:] + more, removed=(ids[0],))
+    cal.assert_each_logged_once(ids[1:] + more, removed=(ids[0],))
     assert [e.action for e in cal.log() if e.external_event_id == ids[0]] == ["log", "remove"]
 
 
 def test_410_resyncs_fully_reconciles_and_doubles_nothing(cal: Harness) -> None:
-    ids = five_events(cal)
+    ids = cal.five_events()
     cal.sync()
     # While the cursor is invalid: one event changes, one is deleted and its tombstone purged
     # (Google keeps tombstones only so long), one is deleted normally.
@@ -118,7 +102,7 @@ def test_a_tombstone_of_an_event_never_seen_is_noted_and_skipped(cal: Harness) -
 
 
 def test_two_workers_racing_on_one_connection_run_one_sync(cal: Harness) -> None:
-    ids = five_events(cal)
+    ids = cal.five_events()
     gate = Gate("fetched")
     results: list[str] = []
     first = threading.Thread(target=lambda: results.append(cal.sync(gate).status))
@@ -130,7 +114,7 @@ def test_two_workers_racing_on_one_connection_run_one_sync(cal: Harness) -> None
     gate.release.set()
     first.join(30)
     assert results == ["ok"]
-    assert_each_logged_once(cal, ids)
+    cal.assert_each_logged_once(ids)
     assert cal.state().runs == 1
 
 
@@ -157,7 +141,7 @@ def test_rate_limits_beyond_the_retries_reschedule_the_sync(cal: Harness) -> Non
 
 
 def test_a_calendar_disconnected_mid_sync_gets_nothing_more(cal: Harness) -> None:
-    ids = five_events(cal)
+    ids = cal.five_events()
 
     def disconnect(point: str) -> None:
         if point == "fetched":
@@ -172,7 +156,7 @@ def test_a_calendar_disconnected_mid_sync_gets_nothing_more(cal: Harness) -> Non
 
 
 def test_links_are_unique_per_connection_and_event(cal: Harness) -> None:
-    five_events(cal)
+    cal.five_events()
     cal.sync()
     cal.google.calendar.invalidate_sync_tokens(REP)
     cal.sync()
@@ -184,7 +168,7 @@ def test_links_are_unique_per_connection_and_event(cal: Harness) -> None:
 def test_a_queue_lock_left_by_a_dead_worker_is_taken_over(cal: Harness) -> None:
     if cal.database.dialect == "postgresql":
         pytest.skip("PostgreSQL's advisory lock dies with the worker's connection")
-    five_events(cal)
+    cal.five_events()
     cal.sync()
     lock = cal.jobs.huey.lock_task(f"calendar-sync-{cal.connection_id}")
     lock.acquire()  # a worker that died mid-sync
@@ -215,7 +199,7 @@ def test_a_stopping_worker_ends_after_its_page_and_another_goes_on(cal: Harness)
     """SIGTERM on a worker: the sync stops after the page it is in, its lock is released,
     the connection is due at once, and the next sync carries on from that page."""
     cal.page_size = 2
-    ids = five_events(cal)
+    ids = cal.five_events()
     env = cal.env()
     env.stopping = lambda: True
     paused = sync_connection(env, cal.connection_id)
@@ -226,4 +210,4 @@ def test_a_stopping_worker_ends_after_its_page_and_another_goes_on(cal: Harness)
     resumed = cal.sync()  # the lock was released
     assert resumed.status == "ok"
     assert resumed.pages == 2
-    assert_each_logged_once(cal, ids)
+    cal.assert_each_logged_once(ids)

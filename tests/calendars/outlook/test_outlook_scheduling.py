@@ -9,13 +9,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from server.calendars import outbox
 from server.calendars.microsoft.parse import insert_body, patch_body
 from server.calendars.provider import EventChanges, NewEvent
 from server.calendars.tables import CalendarOutboxItem
-from tests.calendars.outlook.conftest import REP, SOON, Outlook
+from tests.calendars.outlook.conftest import REP, Outlook
 
 JANE = "jane@client.example"
 TOM = "tom@client.example"
@@ -23,25 +22,6 @@ TOM = "tom@client.example"
 
 class Crash(Exception):
     pass
-
-
-def schedule(ms: Outlook, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "title": "Demo",
-        "start": SOON.isoformat(),
-        "end": (SOON + timedelta(hours=1)).isoformat(),
-        "attendee_emails": [JANE],
-        "owner_email": REP,
-        "description": "Agenda",
-    } | overrides
-    response = ms.tenant.call("POST", "/meetings", json=body)
-    assert response.status_code == 201, response.get_json()
-    return dict(response.get_json())
-
-
-def items(ms: Outlook) -> list[CalendarOutboxItem]:
-    with ms.database.transaction() as session:
-        return list(session.scalars(select(CalendarOutboxItem).order_by(CalendarOutboxItem.id)))
 
 
 def creates(ms: Outlook) -> list[Any]:
@@ -52,10 +32,10 @@ def test_s1_scheduling_creates_the_event_with_a_transaction_id_and_logs_once(
     ms: Outlook,
 ) -> None:
     jane = ms.contact(JANE)
-    meeting = schedule(ms, associations=[{"type": "contact", "id": jane}])
+    meeting = ms.schedule(associations=[{"type": "contact", "id": jane}])
     assert ms.drain_queue() == 1
     (event,) = ms.graph.events(REP)
-    (item,) = items(ms)
+    (item,) = ms.outbox_items()
     assert event["transactionId"] == item.idempotency_key
     assert event["id"] == item.remote_event_id != item.idempotency_key
     assert event["subject"] == "Demo"
@@ -90,8 +70,8 @@ def test_s1_a_create_retried_after_a_crash_makes_no_second_event_or_invitation(
     ms: Outlook,
 ) -> None:
     ms.contact(JANE)
-    schedule(ms)
-    (item,) = items(ms)
+    ms.schedule()
+    (item,) = ms.outbox_items()
 
     def crash(point: str) -> None:
         if point == "outbox.called":
@@ -112,12 +92,12 @@ def test_s1_a_create_retried_after_a_crash_makes_no_second_event_or_invitation(
     assert len(creates(ms)) == 2  # the retry was answered with the first event
     assert len(ms.graph.invitations) == 1
     assert len(ms.meetings()) == 1
-    assert ms.meetings()[0].external_event_id == items(ms)[0].remote_event_id
+    assert ms.meetings()[0].external_event_id == ms.outbox_items()[0].remote_event_id
 
 
 def test_s2_deleting_in_the_crm_leaves_the_event_alone(ms: Outlook) -> None:
     ms.contact(JANE)
-    meeting = schedule(ms)
+    meeting = ms.schedule()
     ms.drain_queue()
     ms.sync()
     assert ms.tenant.call("DELETE", f"/meetings/{meeting['id']}").status_code == 204
@@ -130,7 +110,7 @@ def test_s2_deleting_in_the_crm_leaves_the_event_alone(ms: Outlook) -> None:
 
 
 def test_s3_attendee_changes_patch_the_event(ms: Outlook) -> None:
-    meeting = schedule(ms)
+    meeting = ms.schedule()
     ms.drain_queue()
     response = ms.tenant.call(
         "PATCH", f"/meetings/{meeting['id']}", json={"attendee_emails": [JANE, TOM]}

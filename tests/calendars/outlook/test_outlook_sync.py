@@ -24,18 +24,6 @@ from tests.calendars.outlook.conftest import REP, SOON, Outlook
 JANE = "jane@client.example"
 
 
-def five_events(ms: Outlook) -> list[str]:
-    ms.contact(JANE)
-    return [ms.event(SOON + timedelta(hours=i), guests=[JANE])["id"] for i in range(5)]
-
-
-def assert_each_logged_once(ms: Outlook, ids: list[str], removed: tuple[str, ...] = ()) -> None:
-    assert Counter(m.external_event_id for m in ms.meetings()) == Counter(ids)
-    logs = Counter(e.external_event_id for e in ms.log() if e.action == "log")
-    assert logs == Counter(ids + list(removed))
-    assert set(Counter(link.external_id for link in ms.links()).values()) <= {1}
-
-
 def stored_token(ms: Outlook) -> str:
     connection = ms.connection()
     assert connection.refresh_token_encrypted
@@ -132,7 +120,7 @@ def test_every_next_link_is_followed_and_the_delta_link_kept_with_the_last_page(
     ms: Outlook,
 ) -> None:
     ms.page_size = 2
-    ids = five_events(ms)
+    ids = ms.five_events()
     cursors: list[tuple[str | None, str | None]] = []
 
     def watch(point: str) -> None:
@@ -147,7 +135,7 @@ def test_every_next_link_is_followed_and_the_delta_link_kept_with_the_last_page(
     assert "$deltatoken" in json.loads(cursors[-1][1] or "{}")["link"]
     first = ms.delta_requests()[0]
     assert {"startDateTime", "endDateTime"} <= set(first.query)
-    assert_each_logged_once(ms, ids)
+    ms.assert_each_logged_once(ids)
     # The next round asks for what changed only.
     ms.graph.patch_event(REP, ids[0], subject="Changed")
     again = ms.sync()
@@ -159,22 +147,22 @@ def test_every_next_link_is_followed_and_the_delta_link_kept_with_the_last_page(
 @pytest.mark.parametrize("nth", [1, 2, 3])
 def test_a_crash_at_any_step_loses_and_doubles_nothing(ms: Outlook, point: str, nth: int) -> None:
     ms.page_size = 2
-    ids = five_events(ms)
+    ids = ms.five_events()
     with pytest.raises(Crash):
         ms.sync(CrashAt(point, nth))
     assert ms.sync().status == "ok"
-    assert_each_logged_once(ms, ids)
+    ms.assert_each_logged_once(ids)
     ms.graph.delete_event(REP, ids[0])
     more = [ms.event(SOON + timedelta(days=2, hours=i), guests=[JANE])["id"] for i in range(3)]
     with pytest.raises(Crash):
         ms.sync(CrashAt(point, min(nth, 2)))
     ms.sync()
-    assert_each_logged_once(ms, ids[1:] + more, removed=(ids[0],))
+    ms.assert_each_logged_once(ids[1:] + more, removed=(ids[0],))
     assert [e.action for e in ms.log() if e.external_event_id == ids[0]] == ["log", "remove"]
 
 
 def test_two_workers_racing_on_one_connection_run_one_sync(ms: Outlook) -> None:
-    ids = five_events(ms)
+    ids = ms.five_events()
     gate = Gate("fetched")
     results: list[str] = []
     first = threading.Thread(target=lambda: results.append(ms.sync(gate).status))
@@ -186,14 +174,14 @@ def test_two_workers_racing_on_one_connection_run_one_sync(ms: Outlook) -> None:
     gate.release.set()
     first.join(30)
     assert results == ["ok"]
-    assert_each_logged_once(ms, ids)
+    ms.assert_each_logged_once(ids)
 
 
 @pytest.mark.parametrize("code", ["SyncStateNotFound", "resyncRequired"])
 def test_410_relists_reconciles_against_stored_ids_and_doubles_nothing(
     ms: Outlook, code: str
 ) -> None:
-    ids = five_events(ms)
+    ids = ms.five_events()
     ms.sync()
     ms.graph.patch_event(REP, ids[0], subject="Changed")
     ms.graph.delete_event(REP, ids[1])
