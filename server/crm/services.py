@@ -339,6 +339,7 @@ def add_note(
         assert found is not None
         return found
     session.expire(meeting, ["notes"])
+    events.emit_for(session, "created", note)
     return note
 
 

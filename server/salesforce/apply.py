@@ -6,8 +6,7 @@ cannot be applied is rolled back alone and logged as failed with its error.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,63 +15,19 @@ from server.crm import accounts, activities, meetings
 from server.crm import services as crm
 from server.crm.models import Activity, Engagement, Meeting, User
 from server.errors import Invalid
-from server.salesforce import document, links
+from server.salesforce import document, links, outbox
+from server.salesforce.convert import Unconvertible, convert, instant, parse_stamp, plain
 from server.salesforce.models import SalesforceLink, SalesforceLogEntry, SalesforceOrg
+from server.salesforce.outgoing import without_prefix
 
 SUBTYPE_KIND = {"Task": "task", "Email": "email", "ListEmail": "email", "Call": "call"}
 TITLE_MAX = 255
 
 
-class Unconvertible(ValueError):
-    """A record's value does not convert to its mapping's type (P5)."""
-
-
-def parse_stamp(value: Any) -> datetime:
-    """Salesforce's ``2026-12-04T10:20:30.000+0000``."""
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def convert(value: Any, kind: str, field: str) -> Any:
-    """A Salesforce value as the mapping's type; :class:`Unconvertible` names the field."""
-    if value is None:
-        return None
-    try:
-        if kind == "text" or kind == "picklist":
-            return str(value)
-        if kind == "number":
-            if isinstance(value, bool):
-                raise ValueError
-            number = Decimal(str(value))
-            return int(number) if number == number.to_integral_value() else float(number)
-        if kind == "boolean":
-            if isinstance(value, bool):
-                return value
-            raise ValueError
-        if kind == "date":
-            return date.fromisoformat(str(value)[:10])
-        if kind == "datetime":
-            return parse_stamp(value)
-    except (ValueError, InvalidOperation) as exc:
-        raise Unconvertible(f"{field}: {value!r} is not a {kind}") from exc
-    raise Unconvertible(f"{field}: unknown type {kind}")
-
-
-def _instant(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time(12), UTC)  # a due date, not an instant: midday UTC
-    raise Unconvertible("occurred_at: no date")
-
-
-def _json(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
-
 class Applier:
     def __init__(self, session: Session, org: SalesforceOrg, now: datetime) -> None:
         self.session = session
+        session.info[outbox.PULLING] = True  # what the pull changes is never pushed back (H6)
         self.org = org
         self.account_id = org.account_id
         self.now = now
@@ -85,10 +40,11 @@ class Applier:
 
     def prepare(self, records: list[dict[str, Any]]) -> None:
         """Load in a few queries the links every record of the page will ask for."""
-        wanted: dict[str, set[str]] = {t: set() for t in ("activity", "meeting", "contact")}
+        wanted: dict[str, set[str]] = {t: set() for t in ("activity", "meeting", "note")}
+        wanted["contact"] = set()
         wanted |= {"company": set(), "deal": set(), "user": set()}
         for record in records:
-            for object_type in ("activity", "meeting"):
+            for object_type in ("activity", "meeting", "note"):
                 wanted[object_type].add(str(record.get("Id") or ""))
             wanted["contact"].add(str(record.get("WhoId") or ""))
             for object_type in ("company", "deal"):
@@ -148,6 +104,11 @@ class Applier:
         sf_id = str(record["Id"])
         object_type = "meeting" if kind == "meeting" else "activity"
         link = self._link(object_type, sf_id)
+        pushed = self._pushed(sf_id)
+        if pushed is not None:
+            seen = self._pushed_record(record, kind, pushed)
+            if seen is not None:
+                return seen
         if kind is None:
             return self._note(
                 record, "skip", "P1", f"TaskSubtype {record.get('TaskSubtype')} is not synced"
@@ -162,8 +123,6 @@ class Applier:
                 record, "skip", "P3", "a recurring series' parent or an invitee's copy"
             )
         stamp = parse_stamp(record["SystemModstamp"])
-        if link is not None and link.origin == "push" and self._own_write(record, link, stamp):
-            return "echo"  # H6: our own write read back; not worth a log line
         switched = self.enabled_at.get(f"inbound.{kind}")
         # Stamps have whole seconds: a record of the switch's own second counts as after it.
         if switched and stamp < datetime.fromisoformat(switched).replace(microsecond=0):
@@ -195,10 +154,55 @@ class Applier:
         engagement = self.session.get(Engagement, link.crm_id)
         if engagement is None or engagement.account_id != self.account_id:
             return self._note(record, "skip", "P3", "its CRM activity was deleted in the CRM")
+        if link.origin == "push" and isinstance(engagement, Activity):
+            self._update_pushed(engagement, values)
+            return self._note(
+                record,
+                "update",
+                "H6",
+                f"a pushed {kind} edited in Salesforce by a person",
+                crm_id=link.crm_id,
+            )
         self._update(engagement, who, values, extras, owner)
         return self._note(
             record, "update", "P3", f"{kind} changed in Salesforce", crm_id=link.crm_id
         )
+
+    def _pushed(self, salesforce_id: str) -> SalesforceLink | None:
+        """The link of a Task the push wrote, whatever the CRM object it came from."""
+        for object_type in ("activity", "note", "meeting"):
+            found = self._link(object_type, salesforce_id)
+            if found is not None and found.origin == "push":
+                return found
+        return None
+
+    def _pushed_record(
+        self, record: dict[str, Any], kind: str | None, link: SalesforceLink
+    ) -> str | None:
+        """H6 for a Task the push wrote: our own write read back is no news; its deletion or a
+        person's edit of a note's or meeting's Task stays in Salesforce; a person's edit of an
+        activity's Task is pulled (None: go on)."""
+        if record.get("IsDeleted"):
+            self.session.delete(link)
+            self._known[(link.object_type, link.salesforce_id)] = None
+            return self._note(
+                record,
+                "skip",
+                "H6",
+                "a pushed Task deleted in Salesforce; the CRM keeps its activity",
+                crm_id=link.crm_id,
+            )
+        if self._own_write(record, link, parse_stamp(record["SystemModstamp"])):
+            return "echo"  # our own write read back; not worth a log line
+        if link.object_type != "activity" or kind is None:
+            return self._note(
+                record,
+                "skip",
+                "H6",
+                f"a Task pushed from a CRM {link.object_type}; its edits stay in Salesforce",
+                crm_id=link.crm_id,
+            )
+        return None
 
     def purged(self, sobject: str, salesforce_ids: list[str]) -> list[str]:
         """Records ``getDeleted`` names: those the pull made an activity for follow their
@@ -207,6 +211,9 @@ class Applier:
         found = links.by_record(self.session, self.account_id, object_type, salesforce_ids)
         done = []
         for sf_id, link in found.items():
+            if link.origin == "push":  # a pushed Task purged: the CRM keeps its activity (H6)
+                self.session.delete(link)
+                continue
             engagement = self.session.get(Engagement, link.crm_id)
             kind = "meeting" if sobject == "Event" else (engagement.kind if engagement else "task")
             if kind not in self.doc["inbound"]:
@@ -262,9 +269,9 @@ class Applier:
     def _split(self, values: dict[str, Any]) -> tuple[str, str, datetime, dict[str, Any]]:
         title = str(values.get("title") or "(no subject)")[:TITLE_MAX]
         body = str(values.get("body") or "")
-        when = _instant(values.get("occurred_at") or self.now)
+        when = instant(values.get("occurred_at") or self.now)
         rest = {
-            k: _json(v) for k, v in values.items() if k not in document.CRM_FIELDS and v is not None
+            k: plain(v) for k, v in values.items() if k not in document.CRM_FIELDS and v is not None
         }
         return title, body, when, rest
 
@@ -349,6 +356,20 @@ class Applier:
                 "properties": rest,
             },
         )
+
+    def _update_pushed(self, engagement: Activity, values: dict[str, Any]) -> None:
+        """A person's edit of a Task the push wrote: its subject (without the pattern's
+        prefix), description and mapped properties; the CRM keeps its contacts, associations
+        and owner, and its time unless the date moved (the Task has a date only)."""
+        title, body, when, rest = self._split(values)
+        changes: dict[str, Any] = {
+            "title": without_prefix(engagement.kind, title),
+            "body": body,
+            "properties": {**(engagement.properties or {}), **rest},
+        }
+        if abs((when.date() - engagement.occurred_at.date()).days) > 1:
+            changes["occurred_at"] = when
+        activities.update(self.session, engagement, changes)
 
     def directory(self) -> accounts.Directory:
         if self._directory is None:

@@ -33,7 +33,9 @@ MAX_MAPPINGS = 50
 def defaults() -> dict[str, Any]:
     return {
         "inbound": {k: {"enabled": False, "on_delete": "delete"} for k in INBOUND},
-        "outbound": {k: {"enabled": False, "task_type": None} for k in OUTBOUND},
+        "outbound": {
+            k: {"enabled": False, "task_type": None, "on_delete": "delete"} for k in OUTBOUND
+        },
         "daily_api_budget": DEFAULT_BUDGET,
     }
 
@@ -86,7 +88,9 @@ def validate(body: Any, task_types: list[str] | None = None) -> dict[str, Any]:
 def _kind(
     side: str, where: str, values: Mapping[str, Any], task_types: list[str] | None
 ) -> dict[str, Any]:
-    allowed = {"enabled", "on_delete"} if side == "inbound" else {"enabled", "task_type"}
+    # Outbound ``on_delete`` (beyond the contract's document): a CRM delete deletes the Task,
+    # or keeps it.
+    allowed = {"enabled", "on_delete"} | ({"task_type"} if side == "outbound" else set())
     unknown = set(values) - allowed
     if unknown:
         key = sorted(unknown)[0]

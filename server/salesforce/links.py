@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.crm.models import Contact
-from server.salesforce import soql
+from server.salesforce import outbox, soql
 from server.salesforce.client import SalesforceApi
 from server.salesforce.models import SalesforceLink
 
@@ -129,7 +129,9 @@ def link_contacts(
     found: dict[str, tuple[str, str]],
     now: datetime,
 ) -> int:
-    made = 0
+    """Link each contact whose email ``found`` names; the engagements the new links bring
+    are queued for the push (H4)."""
+    made: list[int] = []
     for contact in contacts:
         target = found.get(contact.email_normalized)
         if target is None:
@@ -147,9 +149,10 @@ def link_contacts(
                 updated_at=now,
             )
         )
-        made += 1
+        made.append(contact.id)
     session.flush()
-    return made
+    outbox.contacts_linked(session, account_id, made, now)
+    return len(made)
 
 
 def people_changes(records: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:

@@ -60,9 +60,11 @@ class SalesforceOrg(Timestamped, Base):
 
 class SalesforceLink(Base):
     """A CRM object and the Salesforce record it stands for. ``origin`` says who made the
-    record: ``pull`` (the CRM object was made from it), ``push`` (it was made from the CRM
-    object) or ``match`` (both existed: contacts by email). ``written_stamp`` is the
-    ``SystemModstamp`` of the sync's own last write, so it is not read back as news (H6)."""
+        record: ``pull`` (the CRM object was made from it), ``push`` (it was made from the CRM
+        object) or ``match`` (both existed: contacts by email). ``written_stamp`` is the
+        ``SystemModstamp`` of the sync's own last write, so it is not read back as news (H6), and
+    ``written_hash`` a digest of what the push last sent, so an unchanged activity is not sent
+    again."""
 
     __tablename__ = "salesforce_links"
     __table_args__ = (
@@ -79,6 +81,7 @@ class SalesforceLink(Base):
     origin: Mapped[str] = mapped_column(String(8), default="match")
     match_key: Mapped[str | None] = mapped_column(String(254))  # a contact link: its email
     written_stamp: Mapped[datetime | None]
+    written_hash: Mapped[str | None] = mapped_column(String(64))  # what the push last sent
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -106,3 +109,22 @@ class SalesforceLogEntry(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     error: Mapped[str] = mapped_column(String(1000), default="")
     status: Mapped[str] = mapped_column(String(8), default="")
+
+
+class SalesforceOutbox(Base):
+    """A CRM engagement to push (or whose Task to delete), written in the transaction that
+    changed it (H7). Rows are only added; the push reads an engagement's rows together,
+    sends its state as it is then, and deletes the rows it handled. ``attempted_at`` marks a
+    row whose create was sent to an org without the external-id field: were its answer lost,
+    the next push looks the Task up instead of creating a second one."""
+
+    __tablename__ = "salesforce_outbox"
+    __table_args__ = (Index("ix_salesforce_outbox_account", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    engagement_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))  # the engagement's: note, meeting, call, ...
+    reason: Mapped[str] = mapped_column(String(16))  # created | changed | deleted | linked
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempted_at: Mapped[datetime | None]

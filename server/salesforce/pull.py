@@ -1,5 +1,5 @@
 """The pull: Salesforce Tasks (by ``TaskSubtype``), Events and the people they name, into the
-CRM (P1-P7).
+CRM (P1-P7); one step of a sync run (``sync.py``).
 
 Per sObject a ``(SystemModstamp, Id)`` cursor (P7): each run reads, through ``queryAll`` so
 deletions come too, everything after the cursor and up to ``LAG`` before now (a record's
@@ -13,31 +13,21 @@ on its own, logged as failed with the error, and retried on request (H9); the ot
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from huey import Huey
-from sqlalchemy import update
-
-from server import locks, rows
-from server.config import Settings
-from server.crypto import TokenCipher
-from server.db import Database, utcnow
+from server.db import utcnow
 from server.salesforce import document, links, references, soql
 from server.salesforce import org as orgs
-from server.salesforce.apply import Applier, parse_stamp
-from server.salesforce.client import Paused, RecordError, SalesforceApi
-from server.salesforce.models import SalesforceLogEntry, SalesforceOrg
-from server.salesforce.oauth import GrantRefused, OAuthError
+from server.salesforce.apply import Applier
+from server.salesforce.client import Paused, SalesforceApi
+from server.salesforce.convert import parse_stamp
+from server.salesforce.env import SyncEnv, SyncResult
+from server.salesforce.models import SalesforceOrg
 
 log = logging.getLogger(__name__)
 
 LAG = timedelta(seconds=5)
-STALE_AFTER = timedelta(minutes=10)
 TASK_SUBTYPES = {"task": ("Task",), "email": ("Email", "ListEmail"), "call": ("Call",)}
 PEOPLE = {
     "Contact": ("Id", "Email", "IsDeleted", "MasterRecordId", "SystemModstamp"),
@@ -50,125 +40,19 @@ ACTIVITY_FIELDS = {
 }
 
 
-def _no_fault(point: str) -> None:
-    return None
-
-
-@dataclass
-class PullEnv:
-    settings: Settings
-    database: Database
-    cipher: TokenCipher
-    huey: Huey | None
-    now: Callable[[], datetime] = utcnow
-    fault: Callable[[str], None] = _no_fault
-
-
-@dataclass
-class PullResult:
-    account_id: int
-    status: str = "ok"  # ok | locked | inactive | paused | needs_reconnect | failed
-    pages: int = 0
-    records: int = 0
-    actions: Counter[str] = field(default_factory=Counter)
-    error: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "actions": dict(self.actions)}
-
-
-def _lock(env: PullEnv, account_id: int) -> AbstractContextManager[bool]:
-    """The org's one sync lock (``server/locks.py``), its heartbeat on the org's row."""
-    heartbeat = locks.Heartbeat(
-        beat=lambda at: _beat(env.database, account_id, at),
-        take_over_if_quiet=lambda at: _take_over(env.database, account_id, at),
-    )
-    return locks.held(env.database, env.huey, f"salesforce-{account_id}", env.now(), heartbeat)
-
-
-def pull(env: PullEnv, account_id: int) -> PullResult:
-    """Pull the account's org once, unless another worker is at it."""
-    with _lock(env, account_id) as got:
-        if not got:
-            return PullResult(account_id, status="locked")
-        return _run(env, account_id)
-
-
-def _usable(env: PullEnv, account_id: int, result: PullResult) -> SalesforceOrg | None:
-    """The org, detached, when it can be asked anything now; else None, with why."""
-    now = env.now()
+def pull_changes(env: SyncEnv, api: SalesforceApi, account_id: int, result: SyncResult) -> None:
+    """People first (links follow merges and new addresses), then the activity kinds switched
+    on, each with its ``getDeleted`` backstop."""
+    for sobject, fields in PEOPLE.items():
+        _pages(env, api, account_id, sobject, fields, "", result)
     with env.database.transaction() as session:
         org = orgs.org_of(session, account_id)
-        if org is None or not org.active or not org.refresh_token_encrypted:
-            result.status = "inactive"
-            return None
-        if org.paused_until is not None and org.paused_until > now:
-            result.status, result.error = "paused", f"paused until {org.paused_until.isoformat()}"
-            return None
+        assert org is not None
         session.expunge(org)
-        return org
-
-
-def link_contacts(env: PullEnv, account_id: int) -> str:
-    """Link the account's unlinked contacts now (a contact was created or re-addressed),
-    under the pull's lock; a pull that holds it links them itself."""
-    with _lock(env, account_id) as got:
-        if not got:
-            return "locked"
-        result = PullResult(account_id)
-        org = _usable(env, account_id, result)
-        if org is None:
-            return result.status
-        api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
-        try:
-            _link_new_contacts(env, api, account_id)
-        except (GrantRefused, Paused, OAuthError, RecordError) as exc:
-            _stop(env, account_id, api, lambda o, s: None)  # the calls made still count
-            return f"not now: {exc}"
-        finally:
-            api.close()
-        return "ok"
-
-
-def _run(env: PullEnv, account_id: int) -> PullResult:
-    result = PullResult(account_id)
-    org = _usable(env, account_id, result)
-    if org is None:
-        return result
-    api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
-    try:
-        _link_new_contacts(env, api, account_id)
-        for sobject, fields in PEOPLE.items():
-            _pages(env, api, account_id, sobject, fields, "", result)
-        doc = orgs.settings_of(org)
-        for sobject, where in _activity_queries(doc).items():
-            _pages(env, api, account_id, sobject, fields_of(org, sobject), where, result)
-            _deleted_backstop(env, api, account_id, sobject, result)
-        _finish(env, account_id, api, last_pull=True)
-    except GrantRefused as exc:
-        why = f"Salesforce no longer accepts the connection: {exc}"
-        _stop(env, account_id, api, lambda o, s: orgs.needs_reconnect(s, o, why))
-        result.status, result.error = "needs_reconnect", str(exc)
-    except Paused as exc:
-        seconds = exc.seconds
-        _stop(env, account_id, api, lambda o, s: orgs.pause(o, seconds, env.now()))
-        result.status, result.error = "paused", str(exc)
-    except OAuthError as exc:
-        _stop(env, account_id, api, lambda o, s: orgs.pause(o, 300, env.now()))
-        result.status, result.error = "failed", str(exc)
-    except RecordError as exc:  # a query the org refused (a mapped field it no longer has)
-        message = str(exc)
-        _stop(env, account_id, api, lambda o, s: _query_failed(o, s, message, env.now()))
-        result.status, result.error = "failed", message
-    finally:
-        api.close()
-    log.info(
-        "salesforce pull done account=%s status=%s pages=%s",
-        account_id,
-        result.status,
-        result.pages,
-    )
-    return result
+    doc = orgs.settings_of(org)
+    for sobject, where in _activity_queries(doc).items():
+        _pages(env, api, account_id, sobject, fields_of(org, sobject), where, result)
+        _deleted_backstop(env, api, account_id, sobject, result)
 
 
 def _activity_queries(doc: dict[str, Any]) -> dict[str, str]:
@@ -210,13 +94,13 @@ def _start(org: SalesforceOrg, sobject: str) -> tuple[datetime, str]:
 
 
 def _pages(
-    env: PullEnv,
+    env: SyncEnv,
     api: SalesforceApi,
     account_id: int,
     sobject: str,
     fields: tuple[str, ...],
     where: str,
-    result: PullResult,
+    result: SyncResult,
 ) -> None:
     with env.database.transaction() as session:
         org = orgs.org_of(session, account_id)
@@ -244,12 +128,12 @@ def _pages(
 
 
 def _apply_page(
-    env: PullEnv,
+    env: SyncEnv,
     api: SalesforceApi,
     account_id: int,
     sobject: str,
     page: list[dict[str, Any]],
-    result: PullResult,
+    result: SyncResult,
 ) -> None:
     now = env.now()
     with env.database.transaction() as session:
@@ -281,7 +165,7 @@ def _apply_page(
 
 
 def _link_references(
-    env: PullEnv, api: SalesforceApi, account_id: int, page: list[dict[str, Any]]
+    env: SyncEnv, api: SalesforceApi, account_id: int, page: list[dict[str, Any]]
 ) -> None:
     """P6: the page's WhatIds and OwnerIds linked to companies, deals and users first."""
     with env.database.transaction() as session:
@@ -294,7 +178,7 @@ def _link_references(
 
 
 def _deleted_backstop(
-    env: PullEnv, api: SalesforceApi, account_id: int, sobject: str, result: PullResult
+    env: SyncEnv, api: SalesforceApi, account_id: int, sobject: str, result: SyncResult
 ) -> None:
     """``getDeleted`` since the last run: records purged from the recycle bin (or deleted
     beyond what ``queryAll`` keeps) still reach their ``on_delete`` (P4)."""
@@ -340,7 +224,7 @@ def _relink(
         links.link_contacts(session, account_id, unlinked, found, now)
 
 
-def _link_new_contacts(env: PullEnv, api: SalesforceApi, account_id: int) -> None:
+def link_new_contacts(env: SyncEnv, api: SalesforceApi, account_id: int) -> None:
     """Every CRM contact without a link (new, or its email changed) is looked up once per
     run (Contact, else Lead)."""
     with env.database.transaction() as session:
@@ -355,66 +239,3 @@ def _link_new_contacts(env: PullEnv, api: SalesforceApi, account_id: int) -> Non
         org = orgs.org_of(session, account_id)
         assert org is not None
         orgs.record_usage(org, api, env.now())
-
-
-def _finish(env: PullEnv, account_id: int, api: SalesforceApi, *, last_pull: bool) -> None:
-    with env.database.transaction() as session:
-        org = orgs.org_of(session, account_id)
-        if org is None:
-            return
-        orgs.record_usage(org, api, env.now())
-        if last_pull:
-            org.last_pull_at = env.now()
-            org.paused_until = None
-
-
-def _stop(
-    env: PullEnv,
-    account_id: int,
-    api: SalesforceApi,
-    change: Callable[[SalesforceOrg, Any], None],
-) -> None:
-    with env.database.transaction() as session:
-        org = orgs.org_of(session, account_id)
-        if org is not None:
-            orgs.record_usage(org, api, env.now())
-            change(org, session)
-
-
-def _query_failed(org: SalesforceOrg, session: Any, message: str, now: datetime) -> None:
-    orgs.pause(org, 300, now)
-    session.add(
-        SalesforceLogEntry(
-            account_id=org.account_id,
-            created_at=now,
-            direction="inbound",
-            action="error",
-            rule="H9",
-            reason="Salesforce refused the pull's query; check the field mappings",
-            error=message[:1000],
-        )
-    )
-
-
-def _beat(database: Database, account_id: int, now: datetime) -> None:
-    with database.transaction() as session:
-        session.execute(
-            update(SalesforceOrg)
-            .where(SalesforceOrg.account_id == account_id)
-            .values(heartbeat_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _take_over(database: Database, account_id: int, now: datetime) -> bool:
-    with database.transaction() as session:
-        return rows.claim(
-            session,
-            SalesforceOrg,
-            (SalesforceOrg.account_id == account_id)
-            & (
-                (SalesforceOrg.heartbeat_at.is_(None))
-                | (SalesforceOrg.heartbeat_at < now - STALE_AFTER)
-            ),
-            {"heartbeat_at": now},
-        )

@@ -1,5 +1,6 @@
-"""The Salesforce jobs: a periodic pull of every connected org (every few minutes on the
-worker; ``sync run`` pulls every org now) and the retry of failed records (H9)."""
+"""The Salesforce jobs: a periodic sync (pull, then push) of every connected org (every few
+minutes on the worker; ``sync run`` syncs every org now) and the retry of failed records
+(H9). The push's outbox is filled by the CRM's engagement events (``outbox.py``)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from sqlalchemy.orm import Session
 
 from server import rows
 from server.crm import events
+from server.crm.models import Engagement
 from server.crypto import TokenCipher
 from server.jobs import JobContext, JobResult, Jobs, Periodic
-from server.salesforce import links, soql
+from server.salesforce import links, outbox, soql
 from server.salesforce import org as orgs
 from server.salesforce.apply import Applier
 from server.salesforce.client import Paused, RecordError
-from server.salesforce.models import ACTIVE, SalesforceLogEntry, SalesforceOrg
+from server.salesforce.env import SyncEnv
+from server.salesforce.models import ACTIVE, SalesforceLogEntry, SalesforceOrg, SalesforceOutbox
 from server.salesforce.oauth import OAuthError
-from server.salesforce.pull import PullEnv, fields_of, link_contacts, pull
+from server.salesforce.pull import fields_of
+from server.salesforce.sync import link_contacts, sync
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +35,8 @@ PULL_EVERY_MINUTES = 5
 LOG_RETENTION = timedelta(days=30)
 
 
-def env_for(context: JobContext) -> PullEnv:
-    return PullEnv(
+def env_for(context: JobContext) -> SyncEnv:
+    return SyncEnv(
         context.settings,
         context.database,
         TokenCipher(context.settings.token_encryption_keys),
@@ -40,7 +44,7 @@ def env_for(context: JobContext) -> PullEnv:
     )
 
 
-def pull_all(env: PullEnv) -> list[dict[str, Any]]:
+def pull_all(env: SyncEnv) -> list[dict[str, Any]]:
     with env.database.transaction() as session:
         accounts = list(
             session.scalars(
@@ -49,10 +53,10 @@ def pull_all(env: PullEnv) -> list[dict[str, Any]]:
                 .order_by(SalesforceOrg.account_id)
             )
         )
-    return [pull(env, account_id).as_dict() for account_id in accounts]
+    return [sync(env, account_id).as_dict() for account_id in accounts]
 
 
-def prune_log(env: PullEnv) -> int:
+def prune_log(env: SyncEnv) -> int:
     """Log lines older than ``LOG_RETENTION`` go, but for records still waiting for a retry."""
     with env.database.transaction() as session:
         result = session.execute(
@@ -82,17 +86,20 @@ def _contact_changed(jobs: Jobs, session: Session, event: events.ContactEvent) -
     rows.after_commit(session, lambda: jobs.tasks[LINK_TASK](account_id))
 
 
-def retry(env: PullEnv, account_id: int) -> int:
-    """Fetch the queued failed records again and apply them; each entry is marked retried
-    (a record that fails again gets a new failed entry)."""
+def retry(env: SyncEnv, account_id: int) -> int:
+    """Try the queued failed records again, each entry marked retried (a record that fails
+    again gets a new failed entry): pulled records are fetched and applied again, pushed
+    engagements go back into the outbox and a sync pushes them."""
     with env.database.transaction() as session:
         org = orgs.org_of(session, account_id)
         queued = list(
             session.execute(
                 select(
                     SalesforceLogEntry.id,
+                    SalesforceLogEntry.direction,
                     SalesforceLogEntry.salesforce_type,
                     SalesforceLogEntry.salesforce_id,
+                    SalesforceLogEntry.crm_id,
                 ).where(
                     SalesforceLogEntry.account_id == account_id,
                     SalesforceLogEntry.status == "queued",
@@ -102,6 +109,42 @@ def retry(env: PullEnv, account_id: int) -> int:
         if org is None or not org.active or not queued:
             return 0
         session.expunge(org)
+        outbound = [q for q in queued if q.direction == "outbound"]
+        again = _requeue(session, account_id, [q.crm_id for q in outbound if q.crm_id])
+        _mark_retried(session, [q.id for q in outbound])
+    inbound = [(q.id, q.salesforce_type, q.salesforce_id) for q in queued if q not in outbound]
+    done = _retry_inbound(env, org, account_id, inbound) if inbound else 0
+    if again:
+        sync(env, account_id)
+    return done + again
+
+
+def _requeue(session: Session, account_id: int, crm_ids: list[int]) -> int:
+    found = session.execute(
+        select(Engagement.id, Engagement.kind).where(
+            Engagement.account_id == account_id, Engagement.id.in_(crm_ids)
+        )
+    )
+    made = [
+        SalesforceOutbox(account_id=account_id, engagement_id=i, kind=k, reason="retry")
+        for i, k in found
+    ]
+    session.add_all(made)
+    return len(made)
+
+
+def _mark_retried(session: Session, ids: list[int]) -> None:
+    session.execute(
+        update(SalesforceLogEntry)
+        .where(SalesforceLogEntry.id.in_(ids))
+        .values(status="retried")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _retry_inbound(
+    env: SyncEnv, org: SalesforceOrg, account_id: int, queued: list[tuple[int, str, str | None]]
+) -> int:
     api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
     done = 0
     try:
@@ -123,12 +166,7 @@ def retry(env: PullEnv, account_id: int) -> int:
         log.warning("salesforce retry stopped: %s", exc)
     finally:
         with env.database.transaction() as session:
-            session.execute(
-                update(SalesforceLogEntry)
-                .where(SalesforceLogEntry.id.in_([q[0] for q in queued]))
-                .values(status="retried")
-                .execution_options(synchronize_session=False)
-            )
+            _mark_retried(session, [q[0] for q in queued])
             row = orgs.org_of(session, account_id)
             if row is not None:
                 orgs.record_usage(row, api, env.now())
@@ -146,6 +184,7 @@ def register(jobs: Jobs) -> None:
     jobs.task(RETRY_TASK)(retry_task)
     jobs.task(LINK_TASK)(link_task)
     events.subscribe_contacts(jobs.database, lambda s, e: _contact_changed(jobs, s, e))
+    events.subscribe(jobs.database, outbox.engagement_changed)
     jobs.register_periodic(
         Periodic(PULL, periodic, every_minutes=PULL_EVERY_MINUTES, run_now=periodic)
     )

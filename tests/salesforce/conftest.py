@@ -21,8 +21,10 @@ from server.crm import services
 from server.db import Database, utcnow
 from server.salesforce import oauth
 from server.salesforce import org as orgs
+from server.salesforce.env import SyncEnv, SyncResult
 from server.salesforce.models import SalesforceLink, SalesforceLogEntry, SalesforceOrg
-from server.salesforce.pull import LAG, PullEnv, PullResult, pull
+from server.salesforce.pull import LAG
+from server.salesforce.sync import sync
 from server.stand_ins.salesforce import SalesforceStandIn
 from tests.conftest import Tenant
 
@@ -78,10 +80,10 @@ class Org:
     # (Salesforce stamps to the second) of the last record that pull saw.
     skew: timedelta = timedelta(0)
     fault: Callable[[str], None] = lambda point: None
-    results: list[PullResult] = field(default_factory=list)
+    results: list[SyncResult] = field(default_factory=list)
 
-    def env(self, fault: Callable[[str], None] | None = None) -> PullEnv:
-        return PullEnv(
+    def env(self, fault: Callable[[str], None] | None = None) -> SyncEnv:
+        return SyncEnv(
             self.settings,
             self.database,
             self.app.extensions["cipher"],
@@ -93,11 +95,11 @@ class Org:
     def org_now(self) -> datetime:
         return utcnow() + self.skew
 
-    def pull(self, fault: Callable[[str], None] | None = None) -> PullResult:
+    def pull(self, fault: Callable[[str], None] | None = None) -> SyncResult:
         env = self.env(fault)
         self.skew += timedelta(seconds=2)
         try:
-            result = pull(env, self.tenant.account_id)
+            result = sync(env, self.tenant.account_id)
         finally:
             self.sfdc.org.now = self.org_now
         self.results.append(result)
@@ -114,6 +116,43 @@ class Org:
             doc["inbound"][kind]["on_delete" if attr == "on_delete" else "enabled"] = value
         response = self.call("PUT", "/salesforce/settings", json=doc)
         assert response.status_code == 200, response.get_json()
+
+    def push_on(self, *kinds: str, **task_types: str | None) -> None:
+        """Turn pushing of ``kinds`` on (``note``, ``call``, ...), with Task types if given."""
+        doc = self.call("GET", "/salesforce/settings").get_json()
+        for kind in kinds:
+            doc["outbound"][kind]["enabled"] = True
+        for kind, task_type in task_types.items():
+            doc["outbound"][kind]["task_type"] = task_type
+        response = self.call("PUT", "/salesforce/settings", json=doc)
+        assert response.status_code == 200, response.get_json()
+
+    def activity(self, kind: str, contact_ids: list[int], **fields: Any) -> int:
+        body = {
+            "type": kind,
+            "title": "Discovery call",
+            "occurred_at": utcnow().isoformat(),
+            "contact_ids": contact_ids,
+            **fields,
+        }
+        response = self.call("POST", "/activities", json=body)
+        assert response.status_code == 201, response.get_json()
+        return int(response.get_json()["id"])
+
+    def tasks(self, **where: Any) -> list[dict[str, Any]]:
+        """The org's Tasks (not deleted), oldest first, matching ``where``."""
+        found = self.sfdc.org.records("Task")
+        return [t for t in found if all(t.get(k) == v for k, v in where.items())]
+
+    def pushed(self) -> list[SalesforceLink]:
+        with self.database.transaction() as session:
+            return list(
+                session.scalars(
+                    select(SalesforceLink)
+                    .where(SalesforceLink.origin == "push")
+                    .order_by(SalesforceLink.id)
+                )
+            )
 
     def contact(self, email: str) -> int:
         with self.database.transaction() as session:

@@ -9,7 +9,7 @@ import pytest
 
 from server.errors import Invalid
 from server.salesforce import document, soql
-from server.salesforce.apply import Unconvertible, convert
+from server.salesforce.convert import Unconvertible, convert
 
 
 def test_defaults_have_every_kind_switched_off() -> None:

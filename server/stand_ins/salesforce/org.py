@@ -107,9 +107,15 @@ class OrgState(OAuthGrants, Limits):
 
     # -- users ------------------------------------------------------------------------------
     def add_user(
-        self, email: str, name: str = "", *, active: bool = True, username: str | None = None
+        self,
+        email: str,
+        name: str = "",
+        *,
+        active: bool = True,
+        username: str | None = None,
+        time_zone: str = "America/Los_Angeles",
     ) -> str:
-        """A user (``005`` id); ``name`` is "First Last"."""
+        """A user (``005`` id); ``name`` is "First Last"; ``time_zone`` its TimeZoneSidKey."""
         first, _, last = name.strip().rpartition(" ")
         fields = {
             "Username": (username or email).strip().lower(),
@@ -117,6 +123,7 @@ class OrgState(OAuthGrants, Limits):
             "FirstName": first or None,
             "LastName": last or email.split("@")[0],
             "IsActive": active,
+            "TimeZoneSidKey": time_zone,
         }
         with self.lock:
             creator = getattr(self, "integration_user_id", None)

@@ -298,6 +298,7 @@ SOBJECTS: dict[str, SObject] = {
                 _ro(_s("Name", 121, label="Full Name")),
                 Field("Email", "email", 128, nillable=False),
                 _flag("IsActive", label="Active"),
+                _s("TimeZoneSidKey", 40, nillable=False, label="Time Zone"),
             ],
             createable=False,
         ),
