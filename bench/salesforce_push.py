@@ -112,9 +112,7 @@ class Bench:
         # The app's own database: the CRM's event subscribers (the push's outbox) live on it.
         self.database: Database = self.app.extensions["database"]
         with self.database.transaction() as session:
-            account, _, self.token = accounts.create_account(
-                session, "Acme", ["acme.example"], REP
-            )
+            account, _, self.token = accounts.create_account(session, "Acme", ["acme.example"], REP)
             self.account_id = account.id
             self.contact_ids = [
                 services.create_contact(
@@ -126,7 +124,11 @@ class Bench:
             str(
                 self.sfdc.org.insert(
                     "Contact",
-                    {"FirstName": "Ann", "LastName": f"Lee{i}", "Email": f"contact{i}@client.example"},
+                    {
+                        "FirstName": "Ann",
+                        "LastName": f"Lee{i}",
+                        "Email": f"contact{i}@client.example",
+                    },
                 )
             )
             for i in range(args.contacts)

@@ -18,6 +18,7 @@ CASES = {
     "scale": ["--contacts", "300", "--meetings", "300", "--samples", "5"],
     "push_lag": ["--trials", "2", "--gap", "0.1"],
     "push_lag:microsoft": ["--provider", "microsoft", "--trials", "2", "--gap", "0.1"],
+    "salesforce_push": ["--activities", "40", "--contacts", "10"],
 }
 
 
@@ -48,3 +49,9 @@ def test_benchmark_runs_at_a_small_size(name: str) -> None:
                 assert report[level][kind]["errors"] == 0
     if name == "scale":
         assert report["sqlite"]["plans"]["lookup"]
+    if name == "salesforce_push":
+        assert report["tasks_created"] == 40
+        assert report["tasks_per_second"] > 0
+        assert report["api_calls"] > 0
+        assert report["incremental"]["tasks_updated"] == 4
+        assert report["reference_tasks_per_second"] > 0

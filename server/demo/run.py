@@ -81,6 +81,11 @@ def run(options: DemoOptions, echo: Callable[[str], None]) -> None:
                 " connect the org on the settings' Salesforce page (as the admin)"
             )
         echo(f"  data in {settings.instance_path}")
+        if stack.env_file is not None:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE", "")
+            echo("Sync every calendar and org now, from another terminal:")
+            command = f"meeting-assistant --env-file {stack.env_file} sync run"
+            echo(f"  REQUESTS_CA_BUNDLE={bundle} {command}")
         echo("Press Ctrl-C to stop.")
         while not stop.wait(0.2):
             pass

@@ -90,6 +90,21 @@ def demo_environment(
     }
 
 
+ENV_FILE = "demo.env"
+
+
+def write_env_file(folder: Path, env: dict[str, str]) -> Path:
+    """The demo's settings (and the CA its stand-ins' TLS chains to) as a dotenv file, for the
+    CLI in another terminal: ``meeting-assistant --env-file <it> sync run``. Mode 0600: it
+    holds the stand-ins' client secrets."""
+    path = folder / ENV_FILE
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE", "")
+    lines = [f"{k}={v}" for k, v in sorted({**env, "REQUESTS_CA_BUNDLE": bundle}.items()) if v]
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         log.debug("%s %s %s", self.command, self.path, code)
@@ -120,6 +135,7 @@ class DemoStack:
     app: Flask | None = None
     preview_url: str = ""
     settings_url: str = ""
+    env_file: Path | None = None
     seeded: seed.Seeded | None = None
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
@@ -179,6 +195,7 @@ class DemoStack:
         )
         settings = Settings.from_env(env, instance_path=options.instance_path)
         self.settings = settings
+        self.env_file = write_env_file(settings.instance_path, env)
         database = Database(settings.database_url)
         try:
             migrate.upgrade(database)

@@ -1,7 +1,7 @@
 """The admin's Salesforce page (``/settings/salesforce``): connect the org (OAuth web-server
 flow with PKCE at ``SALESFORCE_LOGIN_URL``), its status (calls used today against the budget,
-last pull and push, per-record errors with a retry), the switches and delete behaviour of the
-settings document as a form, and disconnect."""
+last pull and push, per-record errors with a retry), the switches, Task types and delete
+behaviour of the settings document (both directions) as a form, and disconnect."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def page() -> str:
         status=salesforce_api.status_of(account_id),
         doc=orgs.settings_of(org),
         inbound=document.INBOUND,
+        outbound=document.OUTBOUND,
         mappings={
             k: document.mappings_of(org.mappings if org else None, k) for k in document.INBOUND
         },
@@ -117,6 +118,12 @@ def save() -> Response | tuple[str, int]:
     for kind in document.INBOUND:
         doc["inbound"][kind]["enabled"] = request.form.get(f"inbound.{kind}.enabled") == "on"
         doc["inbound"][kind]["on_delete"] = request.form.get(f"inbound.{kind}.on_delete", "")
+    for kind in document.OUTBOUND:
+        doc["outbound"][kind]["enabled"] = request.form.get(f"outbound.{kind}.enabled") == "on"
+        doc["outbound"][kind]["task_type"] = (
+            request.form.get(f"outbound.{kind}.task_type", "").strip() or None
+        )
+        doc["outbound"][kind]["on_delete"] = request.form.get(f"outbound.{kind}.on_delete", "")
     budget: Any = request.form.get("daily_api_budget", "")
     doc["daily_api_budget"] = int(budget) if budget.isdigit() else budget
     try:
@@ -160,7 +167,7 @@ def save_mappings(kind: str) -> Response:
 def pull_now() -> Response:
     jobs = cast(Jobs, current_app.extensions["jobs"])
     jobs.tasks["run_periodic"](PULL)
-    flash("A pull is on its way.")
+    flash("A sync (pull, then push) is on its way.")
     return redirect(PAGE)
 
 

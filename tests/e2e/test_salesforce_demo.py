@@ -86,7 +86,7 @@ def test_a_salesforce_call_reaches_the_timeline(
             titles = [str(i["title"]) for i in _timeline(demo, ALICE.email)]
             if "Pricing call" in titles:
                 break
-            page.get_by_role("button", name="Pull now").click()
+            page.get_by_role("button", name="Sync now").click()
             time.sleep(3)
         assert "Pricing call" in titles, titles
         assert "Intro call (last week)" not in titles
