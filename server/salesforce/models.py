@@ -114,9 +114,10 @@ class SalesforceLogEntry(Base):
 class SalesforceOutbox(Base):
     """A CRM engagement to push (or whose Task to delete), written in the transaction that
     changed it (H7). Rows are only added; the push reads an engagement's rows together,
-    sends its state as it is then, and deletes the rows it handled. ``attempted_at`` marks a
-    row whose create was sent to an org without the external-id field: were its answer lost,
-    the next push looks the Task up instead of creating a second one."""
+    sends its state as it is then, and deletes the rows it handled. ``attempt`` marks a row
+    whose create was sent to an org without the external-id field (when, to whom, under which
+    subject): were its answer lost, the next push looks the Task up instead of creating a
+    second one."""
 
     __tablename__ = "salesforce_outbox"
     __table_args__ = (Index("ix_salesforce_outbox_account", "account_id", "id"),)
@@ -127,4 +128,4 @@ class SalesforceOutbox(Base):
     kind: Mapped[str] = mapped_column(String(32))  # the engagement's: note, meeting, call, ...
     reason: Mapped[str] = mapped_column(String(16))  # created | changed | deleted | linked
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    attempted_at: Mapped[datetime | None]
+    attempt: Mapped[dict[str, Any] | None] = mapped_column(JSON)

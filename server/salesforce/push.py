@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from server.salesforce import document, links, outbox
+from server.salesforce import document, outbox
 from server.salesforce import org as orgs
 from server.salesforce.client import SalesforceApi
 from server.salesforce.env import SyncEnv, SyncResult
@@ -60,11 +60,17 @@ def push_changes(env: SyncEnv, api: SalesforceApi, account_id: int, result: Sync
             return
         if setup is None:
             setup = setup_of(env, api, account_id)
-        lookups.resolve(env, api, account_id, list(pending))
-        with env.database.transaction() as session:
-            org = orgs.org_of(session, account_id)
-            assert org is not None
-            plan = _plan(session, org, setup, pending, lookups, env.now(), result)
+        plan: list[Send] | None = None
+        while plan is None:  # twice when the batch names owners, companies or deals unlinked
+            with env.database.transaction() as session:
+                org = orgs.org_of(session, account_id)
+                assert org is not None
+                batch = Batch(session, account_id, list(pending))
+                missing = lookups.missing(session, batch)
+                if not missing:
+                    plan = _plan(session, org, setup, pending, batch, lookups, env.now(), result)
+            if missing:
+                lookups.fetch(env, api, account_id, missing)
         env.fault("planned")
         if plan:
             send_batch(env, api, account_id, setup, plan)
@@ -88,7 +94,7 @@ def push_changes(env: SyncEnv, api: SalesforceApi, account_id: int, result: Sync
 class Pending:
     kind: str
     rows: list[int] = field(default_factory=list)
-    attempted: datetime | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _pending(session: Session, account_id: int) -> dict[int, Pending]:
@@ -99,7 +105,7 @@ def _pending(session: Session, account_id: int) -> dict[int, Pending]:
             SalesforceOutbox.id,
             SalesforceOutbox.engagement_id,
             SalesforceOutbox.kind,
-            SalesforceOutbox.attempted_at,
+            SalesforceOutbox.attempt,
         )
         .where(SalesforceOutbox.account_id == account_id)
         .order_by(SalesforceOutbox.id)
@@ -111,8 +117,8 @@ def _pending(session: Session, account_id: int) -> dict[int, Pending]:
                 continue
             item = found[row.engagement_id] = Pending(row.kind)
         item.rows.append(row.id)
-        if row.attempted_at is not None:
-            item.attempted = min(item.attempted or row.attempted_at, row.attempted_at)
+        if row.attempt and row.attempt not in item.attempts:
+            item.attempts.append(row.attempt)
     return found
 
 
@@ -124,12 +130,12 @@ def _plan(
     org: SalesforceOrg,
     setup: Setup,
     pending: dict[int, Pending],
+    batch: Batch,
     lookups: Lookups,
     now: datetime,
     result: SyncResult,
 ) -> list[Send]:
     doc = document.current(org.settings)
-    batch = Batch(session, org.account_id, list(pending))
     sends: list[Send] = []
     done: list[int] = []  # rows needing nothing more
     entries: list[SalesforceLogEntry] = []
@@ -205,22 +211,34 @@ def _plan(
             )
         known = link.salesforce_id if link else None
         sends.append(
-            Send(engagement_id, kind, item.rows, fields, link, known, attempted=item.attempted)
+            Send(engagement_id, kind, item.rows, fields, link, known, attempts=item.attempts)
         )
     session.add_all(entries)
     _drop_rows(session, done)
     if not setup.external_id:
-        creates = [r for s in sends if s.salesforce_id is None and not s.delete for r in s.rows]
-        session.execute(
-            update(SalesforceOutbox)
-            .where(SalesforceOutbox.id.in_(creates))
-            .values(attempted_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        for send in sends:
+            if send.salesforce_id is None and not send.delete:
+                _mark_attempt(session, send, now)
     for send in sends:
         if send.link is not None:
             session.expunge(send.link)
     return sends
+
+
+def _mark_attempt(session: Session, send: Send, now: datetime) -> None:
+    """Before a create without the external-id field: who and what it is sent as, on the rows
+    no earlier attempt marked (those keep theirs: any may be the Task a lost answer made)."""
+    attempt = {
+        "at": now.isoformat(),
+        "who": send.fields["WhoId"],
+        "subject": send.fields["Subject"],
+    }
+    session.execute(
+        update(SalesforceOutbox)
+        .where(SalesforceOutbox.id.in_(send.rows), SalesforceOutbox.attempt.is_(None))
+        .values(attempt=attempt)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _drop_rows(session: Session, ids: Iterable[int]) -> None:
@@ -268,13 +286,23 @@ def _store(
 ) -> None:
     entries: list[SalesforceLogEntry] = []
     rows: list[int] = []
+    known = {
+        (link.object_type, link.crm_id): link
+        for link in session.scalars(
+            select(SalesforceLink).where(
+                SalesforceLink.account_id == org.account_id,
+                SalesforceLink.object_type.in_(("activity", "meeting", "note")),
+                SalesforceLink.crm_id.in_([s.engagement_id for s in plan]),
+            )
+        )
+    }
     for send in plan:
         rows += send.rows
         object_type = outbox.object_type(send.kind)
         answer = send.result or {}
         code = code_of(send)
         if send.delete:
-            link = links.of_crm(session, org.account_id, object_type, send.engagement_id)
+            link = known.get((object_type, send.engagement_id))
             if answer.get("success") or code in GONE:
                 if link is not None:
                     session.delete(link)
@@ -283,7 +311,7 @@ def _store(
                 action, rule, why = "error", "H7", "Salesforce refused to delete its Task"
         elif answer.get("success"):
             sf_id = str(answer["id"])
-            link = links.of_crm(session, org.account_id, object_type, send.engagement_id)
+            link = known.get((object_type, send.engagement_id))
             if link is None:
                 link = SalesforceLink(
                     account_id=org.account_id,

@@ -25,6 +25,7 @@ EXTERNAL_ID = "CRM_Activity_Id__c"
 SETUP_KEY = "push_setup"
 SETUP_TTL = timedelta(days=1)
 LOCK_ATTEMPTS = 3
+SKEW = timedelta(minutes=15)
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Send:
     link: SalesforceLink | None = None
     salesforce_id: str | None = None  # known: an update; else a create
     delete: bool = False
-    attempted: datetime | None = None  # a create sent before, its answer lost (no external id)
+    # Creates sent before (no external-id field), each {at, who, subject}: any answer lost?
+    attempts: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None  # Salesforce's SaveResult
 
 
@@ -163,18 +165,20 @@ def _write(
 def _find_lost_creates(
     env: SyncEnv, api: SalesforceApi, account_id: int, writes: list[Send]
 ) -> None:
-    """Creates sent before whose answer never came back (no external-id field): the Task the
-    integration user created since for the same person and subject, not linked to anything
-    else, is the one; it is updated instead of made twice."""
-    lost = [s for s in writes if s.attempted is not None and s.salesforce_id is None]
+    """Creates sent before whose answer never came back (no external-id field): a Task the
+    integration user created since one of those attempts, for its person under its subject,
+    and linked to nothing else, is the one; it is updated instead of made twice. The window
+    opens ``SKEW`` before the attempt: the org's clock is not ours."""
+    lost = [s for s in writes if s.attempts and s.salesforce_id is None]
     if not lost:
         return
     with env.database.transaction() as session:
         org = orgs.org_of(session, account_id)
         assert org is not None
         user_id = org.integration_user_id
-    since = min(s.attempted for s in lost if s.attempted) - timedelta(seconds=1)
-    who = sorted({str(s.fields["WhoId"]) for s in lost})
+    attempts = [a for s in lost for a in s.attempts]
+    since = min(datetime.fromisoformat(a["at"]) for a in attempts) - SKEW
+    who = sorted({str(a["who"]) for a in attempts})
     query = soql.select(
         ("Id", "WhoId", "Subject"),
         "Task",
@@ -192,12 +196,10 @@ def _find_lost_creates(
         taken |= set(links.by_record(session, account_id, "meeting", ids))
         taken |= set(links.by_record(session, account_id, "note", ids))
     for send in lost:
+        sent_as = {(str(a["who"]), str(a["subject"])) for a in send.attempts}
         for record in found:
-            same = (record.get("WhoId"), record.get("Subject")) == (
-                send.fields["WhoId"],
-                send.fields["Subject"],
-            )
-            if same and str(record["Id"]) not in taken:
+            key = (str(record.get("WhoId") or ""), str(record.get("Subject") or ""))
+            if key in sent_as and str(record["Id"]) not in taken:
                 send.salesforce_id = str(record["Id"])
                 taken.add(send.salesforce_id)
                 break

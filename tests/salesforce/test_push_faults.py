@@ -18,7 +18,6 @@ from server.salesforce.tasks import retry
 from tests.salesforce.conftest import Org
 
 ANN = "ann@client.example"
-UPSERT = "composite/sobjects/Task/CRM_Activity_Id__c"
 
 
 class Crash(Exception):
@@ -72,14 +71,10 @@ def failures(sf: Org, activity: int) -> list[str]:
     ]
 
 
-def crash_at(point: str, nth: int = 1) -> Callable[[str], None]:
-    seen = {"n": 0}
-
+def crash_at(point: str) -> Callable[[str], None]:
     def fault(at: str) -> None:
         if at == point:
-            seen["n"] += 1
-            if seen["n"] == nth:
-                raise Crash(at)
+            raise Crash(at)
 
     return fault
 
@@ -139,6 +134,11 @@ def test_h7_a_crash_at_each_push_step_leaves_one_task_per_activity(sf: Org, poin
     assert_pushed_once(sf, expected)
 
 
+def creates_sent(sf: Org) -> int:
+    posts = [r for r in sf.sfdc.org.requests if r.method == "POST" and "composite" in r.path]
+    return sum(len(r.body["records"]) for r in posts)
+
+
 @pytest.mark.parametrize("point", ["planned", "sent", "stored"])
 def test_h7_without_the_external_id_a_lost_create_is_found_not_made_again(
     sf: Org, point: str
@@ -151,8 +151,33 @@ def test_h7_without_the_external_id_a_lost_create_is_found_not_made_again(
     result = sf.pull()
     assert result.status == "ok", result.error
     assert_pushed_once(sf, expected, external=False)
-    creates = [r for r in sf.sfdc.org.requests if r.method == "POST" and "composite" in r.path]
-    assert sum(len(r.body["records"]) for r in creates) == 3  # each created once, ever
+    assert creates_sent(sf) == 3  # each created once, ever
+
+
+def test_h7_without_the_external_id_a_lost_create_is_found_despite_clock_skew(sf: Org) -> None:
+    ann = ready(sf, external=False)
+    expected = calls(sf, ann, ["Call 0", "Call 1", "Call 2"])
+    with pytest.raises(Crash):
+        sf.pull(crash_at("sent"))  # the harness's clocks: the app's 6 s ahead of the org's
+    assert sf.pull().status == "ok"
+    assert len(sf.tasks()) == 3
+    assert_pushed_once(sf, expected, external=False)
+
+
+def test_h7_without_the_external_id_a_lost_create_edited_meanwhile_is_not_doubled(
+    sf: Org,
+) -> None:
+    ann = ready(sf, external=False)
+    expected = calls(sf, ann, ["Call 0", "Call 1", "Call 2"])
+    with pytest.raises(Crash):
+        sf.pull(crash_at("sent"))
+    edited = next(iter(expected))
+    response = sf.call("PATCH", f"/activities/{edited}", json={"title": "Call 0 (edited)"})
+    assert response.status_code == 200, response.get_json()
+    expected[edited] = "Call: Call 0 (edited)"
+    assert sf.pull().status == "ok"
+    assert len(sf.tasks()) == 3
+    assert_pushed_once(sf, expected, external=False)
 
 
 # -- H7: one bad record never fails its batch ---------------------------------------------------
@@ -241,7 +266,7 @@ def test_h8_the_budget_runs_out_between_batches_and_the_next_run_pushes_the_rest
 ARMED = ["before the run", "after the send"]
 
 
-def armed(sf: Org, when: str, fail: Callable[[], None]) -> Callable[[str], None]:
+def armed(when: str, fail: Callable[[], None]) -> Callable[[str], None]:
     """``fail`` arms the org's fault now, or once the batch is sent (its stamps read back
     then meet it, the Tasks written but nothing stored)."""
     if when == "before the run":
@@ -259,7 +284,7 @@ def test_h8_the_orgs_request_limit_pauses_and_the_next_run_doubles_nothing(
     expected = calls(sf, ann, ["Call 0", "Call 1", "Call 2"])
     org = sf.sfdc.org
     fault = armed(
-        sf, when, lambda: org.fail_next(403, "REQUEST_LIMIT_EXCEEDED", path_contains="composite")
+        when, lambda: org.fail_next(403, "REQUEST_LIMIT_EXCEEDED", path_contains="composite")
     )
     result = sf.pull(fault)
     assert result.status == "paused", result.error
@@ -283,7 +308,7 @@ def test_h8_an_outage_outlasting_the_retries_pauses_and_the_next_run_doubles_not
     ann = ready(sf, external=external)
     expected = calls(sf, ann, ["Call 0", "Call 1", "Call 2"])
     org = sf.sfdc.org
-    fault = armed(sf, when, lambda: org.fail_next(503, count=4, path_contains="composite"))
+    fault = armed(when, lambda: org.fail_next(503, count=4, path_contains="composite"))
     result = sf.pull(fault)
     assert result.status == "paused", result.error
     assert "unavailable" in result.error

@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('reason', sa.String(length=16), nullable=False),
     sa.Column('created_at', server.db.UTCDateTime(), nullable=False),
-    sa.Column('attempted_at', server.db.UTCDateTime(), nullable=True),
+    sa.Column('attempt', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_salesforce_outbox_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_salesforce_outbox'))
     )
