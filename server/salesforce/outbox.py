@@ -36,9 +36,17 @@ def object_type(kind: str) -> str:
     return kind if kind in ("meeting", "note") else "activity"
 
 
+_ORGS = "salesforce_orgs_seen"
+
+
 def _org(session: Session, account_id: int) -> SalesforceOrg | None:
-    org = session.scalar(select(SalesforceOrg).where(SalesforceOrg.account_id == account_id))
-    return org if org is not None and org.status != DISCONNECTED else None
+    """The account's org unless disconnected; looked up once per transaction (a calendar
+    sync emits an event per meeting)."""
+    seen: dict[int, SalesforceOrg | None] = session.info.setdefault(_ORGS, {})
+    if account_id not in seen:
+        org = session.scalar(select(SalesforceOrg).where(SalesforceOrg.account_id == account_id))
+        seen[account_id] = org if org is not None and org.status != DISCONNECTED else None
+    return seen[account_id]
 
 
 def switched_at(org: SalesforceOrg, kind: str) -> datetime | None:
@@ -51,15 +59,15 @@ def switched_at(org: SalesforceOrg, kind: str) -> datetime | None:
     return datetime.fromisoformat(stamp) if stamp else None
 
 
-def engagement_changed(session: Session, event: EngagementEvent) -> None:
-    """The subscriber of the CRM's engagement events."""
+def engagement_changed(session: Session, event: EngagementEvent) -> bool:
+    """The subscriber of the CRM's engagement events; whether a row was queued."""
     if session.info.get(PULLING) or event.engagement_type not in document.OUTBOUND:
-        return
+        return False
     if event.source == "salesforce" and event.engagement_type != "note":
-        return  # made by the pull; its later edits stay in the CRM (H6)
+        return False  # made by the pull; its later edits stay in the CRM (H6)
     org = _org(session, event.account_id)
     if org is None:
-        return
+        return False
     if event.kind == "deleted":
         pushed = session.scalar(
             select(SalesforceLink.id).where(
@@ -70,9 +78,9 @@ def engagement_changed(session: Session, event: EngagementEvent) -> None:
             )
         )
         if pushed is None:
-            return
+            return False
     elif switched_at(org, event.engagement_type) is None:
-        return
+        return False
     session.add(
         SalesforceOutbox(
             account_id=event.account_id,
@@ -81,6 +89,7 @@ def engagement_changed(session: Session, event: EngagementEvent) -> None:
             reason=event.kind,
         )
     )
+    return True
 
 
 def related(session: Session, account_id: int, contact_ids: Sequence[int]) -> list[Engagement]:

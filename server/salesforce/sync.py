@@ -80,16 +80,25 @@ def link_contacts(env: SyncEnv, account_id: int) -> str:
         return "ok"
 
 
-def _run(env: SyncEnv, account_id: int) -> SyncResult:
+def push_now(env: SyncEnv, account_id: int) -> SyncResult:
+    """Push what the outbox holds (a change was just made), unless a run is at it."""
+    with _lock(env, account_id) as got:
+        if not got:
+            return SyncResult(account_id, status="locked")
+        return _run(env, account_id, pulling=False)
+
+
+def _run(env: SyncEnv, account_id: int, *, pulling: bool = True) -> SyncResult:
     result = SyncResult(account_id)
     org = _usable(env, account_id, result)
     if org is None:
         return result
     api = orgs.open_api(env.settings, env.database, env.cipher, org, env.now())
     try:
-        pull.link_new_contacts(env, api, account_id)
-        pull.pull_changes(env, api, account_id, result)
-        _finish(env, account_id, api, "last_pull_at")
+        if pulling:
+            pull.link_new_contacts(env, api, account_id)
+            pull.pull_changes(env, api, account_id, result)
+            _finish(env, account_id, api, "last_pull_at")
         push.push_changes(env, api, account_id, result)
         _finish(env, account_id, api, "last_push_at")
     except GrantRefused as exc:

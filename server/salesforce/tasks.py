@@ -24,13 +24,15 @@ from server.salesforce.env import SyncEnv
 from server.salesforce.models import ACTIVE, SalesforceLogEntry, SalesforceOrg, SalesforceOutbox
 from server.salesforce.oauth import OAuthError
 from server.salesforce.pull import fields_of
-from server.salesforce.sync import link_contacts, sync
+from server.salesforce.sync import link_contacts, push_now, sync
 
 log = logging.getLogger(__name__)
 
 PULL = "salesforce_pull"
 RETRY_TASK = "salesforce.retry"
 LINK_TASK = "salesforce.link_contacts"
+PUSH_TASK = "salesforce.push"
+PUSH_DELAY_SECONDS = 20  # a burst of changes goes in one batch
 PULL_EVERY_MINUTES = 5
 LOG_RETENTION = timedelta(days=30)
 
@@ -84,6 +86,20 @@ def _contact_changed(jobs: Jobs, session: Session, event: events.ContactEvent) -
         links.drop_stale(session, event.account_id)
     account_id = event.account_id
     rows.after_commit(session, lambda: jobs.tasks[LINK_TASK](account_id))
+
+
+def _engagement_changed(jobs: Jobs, session: Session, event: events.EngagementEvent) -> None:
+    """Queue the change for the push, and a push of the account's org shortly after this
+    commits (once per transaction), rather than at the next periodic sync."""
+    if not outbox.engagement_changed(session, event):
+        return
+    scheduled: set[int] = session.info.setdefault("salesforce_push_scheduled", set())
+    if event.account_id in scheduled:
+        return
+    scheduled.add(event.account_id)
+    account_id = event.account_id
+    task = jobs.tasks[PUSH_TASK]
+    rows.after_commit(session, lambda: task.schedule(args=(account_id,), delay=PUSH_DELAY_SECONDS))
 
 
 def retry(env: SyncEnv, account_id: int) -> int:
@@ -181,10 +197,14 @@ def register(jobs: Jobs) -> None:
     def link_task(context: JobContext, account_id: int) -> str:
         return link_contacts(env_for(context), account_id)
 
+    def push_task(context: JobContext, account_id: int) -> dict[str, Any]:
+        return push_now(env_for(context), account_id).as_dict()
+
     jobs.task(RETRY_TASK)(retry_task)
+    jobs.task(PUSH_TASK)(push_task)
     jobs.task(LINK_TASK)(link_task)
     events.subscribe_contacts(jobs.database, lambda s, e: _contact_changed(jobs, s, e))
-    events.subscribe(jobs.database, outbox.engagement_changed)
+    events.subscribe(jobs.database, lambda s, e: _engagement_changed(jobs, s, e))
     jobs.register_periodic(
         Periodic(PULL, periodic, every_minutes=PULL_EVERY_MINUTES, run_now=periodic)
     )

@@ -119,11 +119,11 @@ def save() -> Response | tuple[str, int]:
         doc["inbound"][kind]["enabled"] = request.form.get(f"inbound.{kind}.enabled") == "on"
         doc["inbound"][kind]["on_delete"] = request.form.get(f"inbound.{kind}.on_delete", "")
     for kind in document.OUTBOUND:
-        doc["outbound"][kind]["enabled"] = request.form.get(f"outbound.{kind}.enabled") == "on"
-        doc["outbound"][kind]["task_type"] = (
-            request.form.get(f"outbound.{kind}.task_type", "").strip() or None
-        )
-        doc["outbound"][kind]["on_delete"] = request.form.get(f"outbound.{kind}.on_delete", "")
+        outbound, prefix = doc["outbound"][kind], f"outbound.{kind}."
+        outbound["enabled"] = request.form.get(prefix + "enabled") == "on"
+        if prefix + "task_type" in request.form:
+            outbound["task_type"] = request.form[prefix + "task_type"].strip() or None
+        outbound["on_delete"] = request.form.get(prefix + "on_delete", outbound["on_delete"])
     budget: Any = request.form.get("daily_api_budget", "")
     doc["daily_api_budget"] = int(budget) if budget.isdigit() else budget
     try:

@@ -297,7 +297,7 @@ def test_h7_an_edit_updates_the_task_and_an_unchanged_one_sends_nothing(sf: Org)
     assert outbox_rows(sf) == 0
 
 
-def test_a_crm_delete_deletes_the_task_or_keeps_it(sf: Org) -> None:
+def test_h1_a_crm_delete_deletes_the_task_or_keeps_it(sf: Org) -> None:
     ann, _ = linked(sf, "call", "task")
     gone = sf.activity("call", [ann], title="Gone")
     kept = sf.activity("task", [ann], title="Kept")
@@ -312,7 +312,7 @@ def test_a_crm_delete_deletes_the_task_or_keeps_it(sf: Org) -> None:
     assert ("delete", "H1") in [(e.action, e.rule) for e in sf.log() if e.crm_id == gone]
 
 
-def test_activity_date_is_the_local_date(sf: Org) -> None:
+def test_h1_activity_date_is_the_local_date(sf: Org) -> None:
     ann, _ = linked(sf, "call")  # the integration user is in America/Los_Angeles
     late = datetime(2026, 12, 4, 3, 30, tzinfo=UTC)  # 19:30 on the 3rd in Los Angeles
     sf.activity("call", [ann], occurred_at=late.isoformat())
@@ -368,7 +368,7 @@ def test_p6_an_inactive_owner_leaves_the_task_to_the_integration_user(sf: Org) -
     assert ("warning", "P6") in [(e.action, e.rule) for e in sf.log() if e.crm_id == activity]
 
 
-def test_a_lead_gets_no_what_id(sf: Org) -> None:
+def test_p6_a_lead_gets_no_what_id(sf: Org) -> None:
     sf.push_on("call")
     lead = str(sf.sfdc.org.insert("Lead", {"LastName": "Lee", "Company": "C", "Email": ANN}))
     ann = sf.contact(ANN)
@@ -403,3 +403,26 @@ def test_another_accounts_activities_never_reach_this_org(sf: Org, make_tenant: 
     sf.pull()
     assert sf.tasks() == []
     assert outbox_rows(sf) == 0
+
+
+def test_h1_a_change_schedules_a_push_shortly_after_it_commits(sf: Org) -> None:
+    ann, _ = linked(sf, "call")
+    huey = sf.app.extensions["jobs"].huey
+    huey.flush()
+    for title in ("First", "Second", "Third"):
+        sf.activity("call", [ann], title=title)
+    queued = []
+    while (task := huey.dequeue()) is not None:
+        queued.append(task)
+    assert [t.name for t in queued] == ["salesforce.push"] * 3  # one per transaction
+    assert all(t.args == (sf.tenant.account_id,) and t.eta for t in queued)  # delayed
+    seen = len(sf.sfdc.org.requests)
+    for task in queued:
+        huey.execute(task, timestamp=task.eta)  # as the consumer does once it is due
+    upserts = [r for r in sf.sfdc.org.requests[seen:] if r.method == "PATCH"]
+    assert len(upserts) == 1  # the first push took all three; the others found nothing
+    assert sorted(t["Subject"] for t in sf.tasks()) == [
+        "Call: First",
+        "Call: Second",
+        "Call: Third",
+    ]

@@ -107,3 +107,33 @@ def test_mappings_are_edited_on_the_page_and_checked_against_the_org(
         {"salesforce_field": "Subject", "crm_property": "title", "type": "text"},
         {"salesforce_field": "CallDurationInSeconds", "crm_property": "seconds", "type": "number"},
     ]
+
+
+def test_an_admin_turns_pushing_notes_on_with_a_task_type_of_the_org(
+    signed_in: Browser, sfdc: SalesforceStandIn, tenant: Tenant
+) -> None:
+    signed_in.get(path_of(connect(signed_in, sfdc)))
+    page = signed_in.get("/settings/salesforce").get_data(as_text=True)
+    assert 'name="outbound.note.enabled"' in page
+    assert 'name="outbound.sales_email_opened.task_type"' in page
+    form = {
+        **{f"inbound.{k}.on_delete": "delete" for k in ("task", "email", "call", "meeting")},
+        "daily_api_budget": "5000",
+        "outbound.note.enabled": "on",
+        "outbound.note.task_type": "Meeting",
+        "outbound.note.on_delete": "keep",
+        "outbound.meeting.enabled": "on",
+        "outbound.meeting.task_type": "",
+    }
+    signed_in.post("/settings/salesforce/settings", form, csrf_from="/settings/salesforce")
+    doc = tenant.call("GET", "/salesforce/settings").get_json()
+    assert doc["outbound"]["note"] == {"enabled": True, "task_type": "Meeting", "on_delete": "keep"}
+    assert doc["outbound"]["meeting"] == {"enabled": True, "task_type": None, "on_delete": "delete"}
+    assert doc["outbound"]["call"]["enabled"] is False
+    bad = dict(form, **{"outbound.note.task_type": "Carrier pigeon"})  # not in the picklist
+    answer = signed_in.post("/settings/salesforce/settings", bad, csrf_from="/settings/salesforce")
+    assert answer.status_code == 302
+    assert tenant.call("GET", "/salesforce/settings").get_json() == doc  # nothing changed
+    shown = signed_in.get("/settings/salesforce").get_data(as_text=True)
+    assert "Carrier pigeon" in shown
+    assert "picklist" in shown
