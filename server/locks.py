@@ -17,12 +17,14 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from huey import Huey
 from huey.exceptions import TaskLockedException
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, text, update
 
+from server import rows
 from server.db import Database
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,35 @@ class Heartbeat:
     # Record one now if the last sign is older than the feature's limit; True for the one
     # caller whose conditional update won (it takes the lock over).
     take_over_if_quiet: Callable[[datetime], bool]
+
+
+def on_row(
+    database: Database,
+    model: Any,
+    where: ColumnElement[bool],
+    stale_after: timedelta,
+    last_sign: ColumnElement[Any] | None = None,
+) -> Heartbeat:
+    """A heartbeat kept in the ``heartbeat_at`` of the row ``where`` selects (a sync state, an
+    org): quiet once ``last_sign`` (default ``heartbeat_at``; never beaten counts as quiet) is
+    older than ``stale_after``."""
+    sign = model.heartbeat_at if last_sign is None else last_sign
+
+    def beat(at: datetime) -> None:
+        with database.transaction() as session:
+            session.execute(
+                update(model)
+                .where(where)
+                .values(heartbeat_at=at)
+                .execution_options(synchronize_session=False)
+            )
+
+    def take_over_if_quiet(at: datetime) -> bool:
+        quiet = sign.is_(None) | (sign < at - stale_after)
+        with database.transaction() as session:
+            return rows.claim(session, model, where & quiet, {"heartbeat_at": at})
+
+    return Heartbeat(beat, take_over_if_quiet)
 
 
 @contextmanager

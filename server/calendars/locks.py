@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from huey import Huey
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from server import locks, rows
+from server import locks
 from server.calendars.tables import CalendarSyncState
 from server.db import Database
 
@@ -39,32 +39,15 @@ def ensure_rows(database: Database, connection_id: int, now: datetime) -> None:
 def connection_lock(
     database: Database, huey: Huey | None, connection_id: int, now: datetime
 ) -> Iterator[bool]:
-    """Yield True while this process holds the connection's sync lock, False if another does."""
-    heartbeat = locks.Heartbeat(
-        beat=lambda at: beat(database, connection_id, at),
-        take_over_if_quiet=lambda at: _take_over_stale(database, connection_id, at),
+    """Yield True while this process holds the connection's sync lock, False if another does;
+    its holder went quiet when its last sign (heartbeat, else the state's creation) is older
+    than ``STALE_AFTER``."""
+    heartbeat = locks.on_row(
+        database,
+        CalendarSyncState,
+        CalendarSyncState.connection_id == connection_id,
+        STALE_AFTER,
+        func.coalesce(CalendarSyncState.heartbeat_at, CalendarSyncState.created_at),
     )
     with locks.held(database, huey, f"calendar-sync-{connection_id}", now, heartbeat) as got:
         yield got
-
-
-def _take_over_stale(database: Database, connection_id: int, now: datetime) -> bool:
-    """Whether the lock's holder went quiet; the conditional update lets one worker win."""
-    last_sign = func.coalesce(CalendarSyncState.heartbeat_at, CalendarSyncState.created_at)
-    with database.transaction() as session:
-        return rows.claim(
-            session,
-            CalendarSyncState,
-            (CalendarSyncState.connection_id == connection_id) & (last_sign < now - STALE_AFTER),
-            {"heartbeat_at": now},
-        )
-
-
-def beat(database: Database, connection_id: int, now: datetime) -> None:
-    with database.transaction() as session:
-        session.execute(
-            update(CalendarSyncState)
-            .where(CalendarSyncState.connection_id == connection_id)
-            .values(heartbeat_at=now)
-            .execution_options(synchronize_session=False)
-        )

@@ -183,6 +183,9 @@ def _plan(
             note(engagement_id, "skip", "H1", f"pushing {kind} is off")
             done += item.rows
             continue
+        if target is None and not batch.contacts_of(engagement):
+            done += item.rows  # no contact at all (an internal meeting): nothing to push to
+            continue
         if target is None:
             note(
                 engagement_id,

@@ -11,10 +11,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-
-from server import locks, rows
-from server.db import Database
+from server import locks
 from server.salesforce import org as orgs
 from server.salesforce import pull, push
 from server.salesforce.client import Paused, RecordError, SalesforceApi
@@ -29,10 +26,8 @@ STALE_AFTER = timedelta(minutes=10)
 
 def _lock(env: SyncEnv, account_id: int) -> AbstractContextManager[bool]:
     """The org's one sync lock (``server/locks.py``), its heartbeat on the org's row."""
-    heartbeat = locks.Heartbeat(
-        beat=lambda at: _beat(env.database, account_id, at),
-        take_over_if_quiet=lambda at: _take_over(env.database, account_id, at),
-    )
+    where = SalesforceOrg.account_id == account_id
+    heartbeat = locks.on_row(env.database, SalesforceOrg, where, STALE_AFTER)
     return locks.held(env.database, env.huey, f"salesforce-{account_id}", env.now(), heartbeat)
 
 
@@ -164,27 +159,3 @@ def _query_failed(org: SalesforceOrg, session: Any, message: str, now: datetime)
             error=message[:1000],
         )
     )
-
-
-def _beat(database: Database, account_id: int, now: datetime) -> None:
-    with database.transaction() as session:
-        session.execute(
-            update(SalesforceOrg)
-            .where(SalesforceOrg.account_id == account_id)
-            .values(heartbeat_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _take_over(database: Database, account_id: int, now: datetime) -> bool:
-    with database.transaction() as session:
-        return rows.claim(
-            session,
-            SalesforceOrg,
-            (SalesforceOrg.account_id == account_id)
-            & (
-                (SalesforceOrg.heartbeat_at.is_(None))
-                | (SalesforceOrg.heartbeat_at < now - STALE_AFTER)
-            ),
-            {"heartbeat_at": now},
-        )

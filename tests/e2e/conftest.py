@@ -117,3 +117,18 @@ def run_demo(tmp_path: Path, *args: str, stop: int = signal.SIGTERM) -> Iterator
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def connect_salesforce(page: Any, settings_url: str, admin_email: str) -> None:
+    """Sign in to the settings web app as ``admin_email`` and connect the demo's stand-in
+    Salesforce org through its "Allow Access?" page."""
+    page.goto(settings_url)
+    page.get_by_role("link", name="Sign in with Google").click()
+    page.get_by_label("Signed in as").fill(admin_email)
+    page.get_by_role("button", name="Allow").click()
+    page.get_by_role("heading", name="Your calendar").wait_for()
+    page.get_by_role("link", name="Salesforce").click()
+    page.get_by_role("link", name="Connect Salesforce").click()
+    page.get_by_role("button", name="Allow").click()
+    page.get_by_text("Salesforce is connected").wait_for()
+    assert page.locator("#salesforce-status").get_attribute("data-status") == "active"

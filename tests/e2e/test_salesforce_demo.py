@@ -18,7 +18,7 @@ import requests
 from server.demo.people import ALICE, REP
 from server.demo.seed import TOKEN_FILE
 
-from .conftest import Shots, run_demo
+from .conftest import Shots, connect_salesforce, run_demo
 
 pytestmark = pytest.mark.browser
 
@@ -47,18 +47,8 @@ def test_a_salesforce_call_reaches_the_timeline(
     context.set_default_timeout(15_000)
     page = context.new_page()
     try:
-        page.goto(demo["settings"])
-        page.get_by_role("link", name="Sign in with Google").click()
-        page.get_by_label("Signed in as").fill(REP.email)
-        page.get_by_role("button", name="Allow").click()
-        page.get_by_role("heading", name="Your calendar").wait_for()
-
         # 1. Connect the org: the stand-in's "Allow Access?" page, then back to the page.
-        page.get_by_role("link", name="Salesforce").click()
-        page.get_by_role("link", name="Connect Salesforce").click()
-        page.get_by_role("button", name="Allow").click()
-        page.get_by_text("Salesforce is connected").wait_for()
-        assert page.locator("#salesforce-status").get_attribute("data-status") == "active"
+        connect_salesforce(page, demo["settings"], REP.email)
         shots.take(page, "org connected")
 
         # 2. Turn on tasks and calls.

@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 from server.demo.people import ALICE, REP
 from server.demo.stack import ENV_FILE
 
-from .conftest import Shots, run_demo
+from .conftest import Shots, connect_salesforce, run_demo
 
 pytestmark = pytest.mark.browser
 
@@ -60,14 +60,7 @@ def test_a_sidebar_note_becomes_a_salesforce_task(
     page = context.new_page()
     try:
         # 1. The admin connects the org and turns on meetings and notes.
-        page.goto(demo["settings"])
-        page.get_by_role("link", name="Sign in with Google").click()
-        page.get_by_label("Signed in as").fill(REP.email)
-        page.get_by_role("button", name="Allow").click()
-        page.get_by_role("link", name="Salesforce").click()
-        page.get_by_role("link", name="Connect Salesforce").click()
-        page.get_by_role("button", name="Allow").click()
-        page.get_by_text("Salesforce is connected").wait_for()
+        connect_salesforce(page, demo["settings"], REP.email)
         page.locator("input[name='outbound.meeting.enabled']").check()
         page.locator("input[name='outbound.note.enabled']").check()
         page.get_by_role("button", name="Save", exact=True).click()
