@@ -62,7 +62,11 @@ def update_meeting(
 
 
 def delete_engagement(session: Session, engagement: Engagement) -> None:
-    """Delete a meeting, note or activity; what it was logged from stays as it is (S2)."""
+    """Delete a meeting, note or activity; what it was logged from stays as it is (S2). A
+    meeting's notes go with it, each told to the subscribers too."""
+    if isinstance(engagement, Meeting):
+        for note in engagement.notes:
+            events.emit_for(session, "deleted", note)
     events.emit_for(session, "deleted", engagement)
     session.delete(engagement)
     session.flush()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -26,6 +27,21 @@ def linked(sf: Org, *kinds: str, email: str = ANN) -> tuple[int, str]:
     sf.push_on(*kinds)
     sf.pull()
     return contact, who
+
+
+def pricing_review(sf: Org) -> dict[str, Any]:
+    """A meeting with Ann, made through the REST API."""
+    start = utcnow() + timedelta(hours=1)
+    body = {
+        "title": "Pricing review",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "attendee_emails": [ANN],
+        "send_invites": False,
+    }
+    response = sf.call("POST", "/meetings", json=body)
+    assert response.status_code == 201, response.get_json()
+    return dict(response.get_json())
 
 
 def outbox_rows(sf: Org) -> int:
@@ -108,18 +124,7 @@ def test_h3_subject_patterns_and_task_subtypes(
 
 def test_h3_a_note_from_the_sidebar_is_a_task_with_its_first_80_characters(sf: Org) -> None:
     ann, who = linked(sf, "note", "meeting")
-    start = utcnow() + timedelta(hours=1)
-    meeting = sf.call(
-        "POST",
-        "/meetings",
-        json={
-            "title": "Pricing review",
-            "start": start.isoformat(),
-            "end": (start + timedelta(minutes=30)).isoformat(),
-            "attendee_emails": [ANN],
-            "send_invites": False,
-        },
-    ).get_json()
+    meeting = pricing_review(sf)
     body = "Alice wants the 200-seat quote by Friday. " * 4
     response = sf.call("POST", f"/meetings/{meeting['id']}/notes", json={"body": body})
     assert response.status_code == 201, response.get_json()
@@ -426,3 +431,14 @@ def test_h1_a_change_schedules_a_push_shortly_after_it_commits(sf: Org) -> None:
         "Call: Second",
         "Call: Third",
     ]
+
+
+def test_h1_a_deleted_meeting_takes_its_notes_tasks_along(sf: Org) -> None:
+    linked(sf, "meeting", "note")
+    meeting = pricing_review(sf)
+    sf.call("POST", f"/meetings/{meeting['id']}/notes", json={"body": "Budget approved."})
+    sf.pull()
+    assert len(sf.tasks()) == 2
+    assert sf.call("DELETE", f"/meetings/{meeting['id']}").status_code == 204
+    sf.pull()
+    assert sf.tasks() == []
