@@ -329,12 +329,25 @@ def _store(
             link.written_stamp = stamps.get(sf_id, link.written_stamp)
             link.written_hash = digest(send.fields)
             link.updated_at = now
-            created = answer.get("created", send.salesforce_id is None and send.link is None)
-            action = "create" if created and send.link is None else "update"
+            created = answer.get("created", send.salesforce_id is None)
+            action = "create" if created else "update"
             rule = "H1" if action == "create" else "H7"
             why = f"{send.fields['Subject']} on {send.fields['WhoId']}" + (
                 "" if action == "create" else " (changed in the CRM)"
             )
+        elif code in GONE and (gone := known.get((object_type, send.engagement_id))):
+            # A person deleted the Task in Salesforce: made again, as an upsert on the
+            # external id would (the CRM's activity is the source of its Task).
+            session.delete(gone)
+            session.add(
+                SalesforceOutbox(
+                    account_id=org.account_id,
+                    engagement_id=send.engagement_id,
+                    kind=send.kind,
+                    reason="recreate",
+                )
+            )
+            action, rule, why = "skip", "H6", "its Task was deleted in Salesforce; made again"
         else:
             action, rule, why = "error", "H7", "Salesforce refused the Task"
         result.pushed[action] += 1

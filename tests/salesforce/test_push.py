@@ -442,3 +442,22 @@ def test_h1_a_deleted_meeting_takes_its_notes_tasks_along(sf: Org) -> None:
     assert sf.call("DELETE", f"/meetings/{meeting['id']}").status_code == 204
     sf.pull()
     assert sf.tasks() == []
+
+
+@pytest.mark.parametrize("external", [True, False])
+def test_h6_a_pushed_task_deleted_in_salesforce_is_made_again_by_the_next_edit(
+    sf: Org, external: bool
+) -> None:
+    sf.sfdc.org.external_id_field = external
+    ann, _ = linked(sf, "call")  # calls are not pulled: the deletion is seen by the push
+    activity = sf.activity("call", [ann])
+    sf.pull()
+    [task] = sf.tasks()
+    sf.sfdc.org.delete("Task", task["Id"])
+    sf.call("PATCH", f"/activities/{activity}", json={"title": "Renamed"})
+    assert sf.pull().status == "ok"
+    [again] = sf.tasks()
+    assert (again["Subject"], again["WhoId"]) == ("Call: Renamed", task["WhoId"])
+    assert [link.salesforce_id for link in sf.pushed()] == [again["Id"]]
+    assert [e for e in sf.log() if e.status == "failed"] == []
+    assert outbox_rows(sf) == 0
