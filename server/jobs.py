@@ -13,13 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from server import logcontext
 from server.config import Settings
-from server.db import Database
+from server.crypto import TokenCipher
+from server.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,24 @@ class JobContext:
     settings: Settings
     database: Database
     jobs: Jobs
+
+
+def no_fault(point: str) -> None:
+    return None
+
+
+@dataclass
+class RunEnv:
+    """What a sync run works with (a calendar connection's, a Salesforce org's): built from
+    the app's wiring, or by tests with their clock and a ``fault`` hook called at each step
+    (``"fetched"``, ``"applied"``, ...), which raises to play a crash there."""
+
+    settings: Settings
+    database: Database
+    cipher: TokenCipher
+    huey: Huey | None
+    now: Callable[[], datetime] = utcnow
+    fault: Callable[[str], None] = no_fault
 
 
 JobResult = dict[str, Any]

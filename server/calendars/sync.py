@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from huey import Huey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,9 +32,7 @@ from server.calendars.provider import (
     TemporaryError,
 )
 from server.calendars.tables import CalendarSyncLogEntry, CalendarSyncState, CalendarWatchChannel
-from server.config import Settings
-from server.crypto import TokenCipher
-from server.db import Database, utcnow
+from server.jobs import RunEnv
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +43,12 @@ MAX_FULL_RESTARTS = 2
 ProviderFactory = Callable[[CalendarConnection, str], CalendarProvider]
 
 
-def _no_fault(point: str) -> None:
-    return None
-
-
 @dataclass
-class SyncEnv:
-    """What the engine runs with; built from the app's wiring, or by tests."""
+class SyncEnv(RunEnv):
+    """What the engine runs with (:class:`~server.jobs.RunEnv`), and how it makes a provider
+    and knows the worker is shutting down."""
 
-    settings: Settings
-    database: Database
-    cipher: TokenCipher
-    huey: Huey | None
     provider_factory: ProviderFactory | None = None
-    fault: Callable[[str], None] = _no_fault
-    now: Callable[[], datetime] = utcnow
     stopping: Callable[[], bool] = lambda: False  # the worker is shutting down
 
     def provider(self, connection: CalendarConnection, refresh_token: str) -> CalendarProvider:

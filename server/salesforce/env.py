@@ -4,30 +4,14 @@ hook for the crash tests) and what it reports."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from huey import Huey
-
-from server.config import Settings
-from server.crypto import TokenCipher
-from server.db import Database, utcnow
+from server.jobs import RunEnv
 
 
-def _no_fault(point: str) -> None:
-    return None
-
-
-@dataclass
-class SyncEnv:
-    settings: Settings
-    database: Database
-    cipher: TokenCipher
-    huey: Huey | None
-    now: Callable[[], datetime] = utcnow
-    fault: Callable[[str], None] = _no_fault
+class SyncEnv(RunEnv):
+    """What an org's sync run works with (:class:`~server.jobs.RunEnv`)."""
 
 
 @dataclass
