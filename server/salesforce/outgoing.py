@@ -135,7 +135,11 @@ class Batch:
         contact_ids = {c for e in self.engagements.values() for c in self.contacts_of(e)}
         self.contacts = {
             c.id: c
-            for c in session.scalars(select(Contact).where(Contact.id.in_(list(contact_ids))))
+            for c in session.scalars(
+                select(Contact).where(
+                    Contact.account_id == account_id, Contact.id.in_(list(contact_ids))
+                )
+            )
         }
         self._links: dict[tuple[str, int], SalesforceLink | None] = {}
         wanted: dict[str, set[int]] = {"contact": set(contact_ids), "user": set()}
@@ -172,9 +176,6 @@ class Batch:
         if key not in self._links:
             self._links[key] = links.of_crm(self.session, self.account_id, object_type, crm_id)
         return self._links[key]
-
-    def forget(self, object_type: str, crm_id: int, link: SalesforceLink | None) -> None:
-        self._links[(object_type, crm_id)] = link
 
     # -- what an engagement concerns ----------------------------------------------------------
 
